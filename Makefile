@@ -1,0 +1,39 @@
+# campfire: make run starts the challenge server on :2022, make test runs
+# every check CI runs.
+GO       ?= go
+BIN      := bin/campfire
+FUZZTIME ?= 30s
+PKGS     := ./...
+
+.PHONY: all run build test fmt-check vet fuzz bench compare cover clean
+
+all: build
+
+run:
+	$(GO) run . serve -addr 0.0.0.0:2022
+
+build:
+	$(GO) build -o $(BIN) .
+
+test: fmt-check vet
+	$(GO) test -race -count=1 $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./protocol
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+cover:
+	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)
+	$(GO) tool cover -func=cover.out | tail -n 1
+
+clean:
+	rm -rf bin cover.out

@@ -1,0 +1,38 @@
+// Command campfire is the CAMP/1.0 server, its echo service, an interactive
+// client and a load harness, one subcommand each.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: campfire <command> [flags]
+
+commands:
+  serve    run the challenge server (CAMP/1.0), by default on 0.0.0.0:2022
+  echo     run the echo service, by default on 0.0.0.0:2022
+  client   check in from a terminal
+  bench    load-test a server and report throughput, latency and memory
+
+Run 'campfire <command> -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "campfire: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,366 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// Version is the exact version token that starts a response, ends an event
+// and ends the start line of a full-form request.
+const Version = "CAMP/1.0"
+
+const (
+	// MaxLine is the longest line, without its line end, either side accepts.
+	MaxLine = 4096
+	// MaxHeaders is the most header lines one frame may carry.
+	MaxHeaders = 32
+	// DefaultMaxBody is the default limit on Content-Length.
+	DefaultMaxBody = 64 << 10
+)
+
+// Frame errors. A Parser returns them wrapped with a quoted snippet of the
+// offending input; StatusOf maps them to the status the server answers with
+// before it closes the connection.
+var (
+	// ErrLineTooLong means MaxLine+1 bytes arrived without a line end (431).
+	ErrLineTooLong = errors.New("line too long")
+	// ErrTooManyHeaders means a frame had more than MaxHeaders header lines (431).
+	ErrTooManyHeaders = errors.New("too many header lines")
+	// ErrBodyTooLarge means a Content-Length above the parser's limit (413).
+	ErrBodyTooLarge = errors.New("body too large")
+	// ErrMalformed means a bad header line or Content-Length (400).
+	ErrMalformed = errors.New("malformed frame")
+)
+
+// StatusOf returns the status that answers a frame error: 431, 413 or 400.
+func StatusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyHeaders):
+		return StatusHeaderFieldsTooLarge
+	case errors.Is(err, ErrBodyTooLarge):
+		return StatusContentTooLarge
+	default:
+		return StatusBadRequest
+	}
+}
+
+// Frame is one parsed frame. Its slices point into the buffer given to
+// Parser.Parse and are valid only as long as those bytes are: copy what must
+// outlive them.
+type Frame struct {
+	// Start is the start line without its line end.
+	Start []byte
+	// Full reports a full-form frame: a start line that ends with (requests,
+	// events) or begins with (responses) the version token, followed by
+	// headers and an empty line. A short-form request has no headers or body.
+	Full bool
+	// Head is the raw header block: every header line with its line end.
+	Head []byte
+	// Body holds exactly Content-Length bytes.
+	Body []byte
+}
+
+// Headers yields each header's name and trimmed value in the order sent.
+func (f *Frame) Headers() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for rest := f.Head; len(rest) > 0; {
+			line, tail, _ := bytes.Cut(rest, []byte{'\n'})
+			rest = tail
+			name, value, _ := splitHeader(dropCR(line))
+			if !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
+// Header returns the trimmed value of the first header called name (compared
+// without regard to case), or nil if there is none.
+func (f *Frame) Header(name string) []byte {
+	for n, v := range f.Headers() {
+		if equalFold(n, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// Parser phases.
+const (
+	phaseStart = iota
+	phaseHead
+	phaseBody
+)
+
+// Parser cuts frames out of a byte stream. It is incremental: given the bytes
+// received so far it either returns one frame, or reports how many leading
+// bytes were empty lines to drop, or asks for more by consuming nothing. It
+// remembers how far it got in an incomplete frame, so bytes that trickle in
+// are scanned once, not once per call; for that, each call must be given the
+// same unconsumed bytes as the last one, followed by whatever arrived since.
+//
+// A Parser holds a few integers; it is meant to live in each connection's
+// context. The zero Parser takes requests with DefaultMaxBody.
+type Parser struct {
+	// MaxBody is the largest Content-Length accepted; 0 means DefaultMaxBody.
+	MaxBody int
+	// Responses makes the parser read the server-to-client direction:
+	// every start line must be a response or an event, and short-form
+	// requests are malformed.
+	Responses bool
+
+	phase    uint8
+	scan     int32 // where the search for the next line end resumes
+	line     int32 // start of the line being read
+	startEnd int32 // end of the start line's content
+	headEnd  int32 // end of the header block (start of the body)
+	length   int32 // Content-Length, -1 if none was given
+	headers  int32 // header lines read so far
+}
+
+// Parse reads at most one frame from the start of buf.
+//
+// It returns n > 0 and ok true when f holds a whole frame of n bytes; n > 0
+// and ok false when the first n bytes were empty lines to be dropped; n == 0
+// and ok false when buf holds only part of a frame (call again with more).
+// A non-nil error means the stream cannot be framed any further: the caller
+// answers with StatusOf(err) and closes. Parse never reads past len(buf) and
+// never returns n > len(buf).
+func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
+	for {
+		if p.phase == phaseBody {
+			end := int(p.headEnd) + int(p.length)
+			if len(buf) < end {
+				return 0, false, nil
+			}
+			p.fill(buf, f, end)
+			return end, true, nil
+		}
+		content, next, err := p.nextLine(buf)
+		if err != nil || next < 0 {
+			return 0, false, err
+		}
+		switch p.phase {
+		case phaseStart:
+			if len(bytes.Trim(content, " \t")) == 0 {
+				p.reset()
+				return next, false, nil
+			}
+			p.startEnd = p.line + int32(len(content))
+			p.line, p.scan = int32(next), int32(next)
+			full, err := p.classify(content)
+			if err != nil {
+				return 0, false, err
+			}
+			if !full {
+				p.headEnd = int32(next)
+				p.fill(buf, f, next)
+				f.Full = false
+				return next, true, nil
+			}
+			p.phase = phaseHead
+			p.headEnd = -1
+		case phaseHead:
+			p.line, p.scan = int32(next), int32(next)
+			if len(content) == 0 {
+				p.headEnd = int32(next)
+				if p.length <= 0 {
+					p.fill(buf, f, next)
+					return next, true, nil
+				}
+				p.phase = phaseBody
+				continue
+			}
+			if err := p.header(content); err != nil {
+				return 0, false, err
+			}
+		}
+	}
+}
+
+// nextLine finds the line that starts at p.line. It returns the line's
+// content (without LF and one CR) and the offset just past its LF, or
+// next < 0 if the line is not complete yet.
+func (p *Parser) nextLine(buf []byte) (content []byte, next int, err error) {
+	start, scan := int(p.line), int(p.scan)
+	i := bytes.IndexByte(buf[scan:], '\n')
+	if i < 0 {
+		p.scan = int32(len(buf))
+		seen := len(buf) - start
+		if seen > MaxLine+1 || seen == MaxLine+1 && buf[len(buf)-1] != '\r' {
+			return nil, -1, fmt.Errorf("%w: %d bytes without a line end: %s", ErrLineTooLong, seen, snippet(buf[start:]))
+		}
+		return nil, -1, nil
+	}
+	end := scan + i
+	content = dropCR(buf[start:end])
+	if len(content) > MaxLine {
+		return nil, -1, fmt.Errorf("%w: %d bytes: %s", ErrLineTooLong, len(content), snippet(content))
+	}
+	return content, end + 1, nil
+}
+
+// classify decides whether a start line begins a full-form frame.
+func (p *Parser) classify(line []byte) (full bool, err error) {
+	p.length, p.headers = -1, 0
+	if p.Responses {
+		if hasVersionPrefix(line) || hasVersionSuffix(line) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%w: start line is neither a response nor an event: %s", ErrMalformed, snippet(line))
+	}
+	return hasVersionSuffix(line), nil
+}
+
+// header checks one header line and records Content-Length.
+func (p *Parser) header(line []byte) error {
+	p.headers++
+	if p.headers > MaxHeaders {
+		return fmt.Errorf("%w: more than %d", ErrTooManyHeaders, MaxHeaders)
+	}
+	name, value, ok := splitHeader(line)
+	if !ok {
+		return fmt.Errorf("%w: bad header line: %s", ErrMalformed, snippet(line))
+	}
+	if !equalFold(name, "Content-Length") {
+		return nil
+	}
+	if p.length >= 0 {
+		return fmt.Errorf("%w: repeated Content-Length", ErrMalformed)
+	}
+	limit := p.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	n, ok := parseUint(value, limit)
+	if !ok {
+		if isDigits(value) {
+			return fmt.Errorf("%w: Content-Length %s over the limit of %d", ErrBodyTooLarge, snippet(value), limit)
+		}
+		return fmt.Errorf("%w: bad Content-Length: %s", ErrMalformed, snippet(value))
+	}
+	p.length = int32(n)
+	return nil
+}
+
+// fill sets f to the frame that ends at end and resets the parser.
+func (p *Parser) fill(buf []byte, f *Frame, end int) {
+	f.Start = buf[:p.startEnd]
+	f.Full = true
+	f.Head = nil
+	if p.headEnd > 0 {
+		if headStart := skipLine(buf, int(p.startEnd)); headStart < int(p.headEnd) {
+			f.Head = trimBlank(buf[headStart:p.headEnd])
+		}
+	}
+	f.Body = nil
+	if p.length > 0 {
+		f.Body = buf[p.headEnd:end]
+	}
+	p.reset()
+}
+
+func (p *Parser) reset() {
+	p.phase, p.scan, p.line, p.startEnd, p.headEnd, p.length, p.headers = phaseStart, 0, 0, 0, 0, -1, 0
+}
+
+// skipLine returns the offset just past the LF at or after i.
+func skipLine(buf []byte, i int) int {
+	return i + bytes.IndexByte(buf[i:], '\n') + 1
+}
+
+// trimBlank drops the empty line that ends a header block.
+func trimBlank(head []byte) []byte {
+	head = bytes.TrimSuffix(head, []byte{'\n'})
+	head = bytes.TrimSuffix(head, []byte{'\r'})
+	return head
+}
+
+func dropCR(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+}
+
+// splitHeader splits "Name: value". The name must be a non-empty token.
+func splitHeader(line []byte) (name, value []byte, ok bool) {
+	name, value, ok = bytes.Cut(line, []byte{':'})
+	if !ok || len(name) == 0 {
+		return nil, nil, false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f {
+			return nil, nil, false
+		}
+	}
+	return name, bytes.Trim(value, " \t"), true
+}
+
+func hasVersionSuffix(line []byte) bool {
+	n := len(line) - len(Version)
+	return n > 0 && (line[n-1] == ' ' || line[n-1] == '\t') && string(line[n:]) == Version &&
+		len(bytes.Trim(line[:n], " \t")) > 0
+}
+
+func hasVersionPrefix(line []byte) bool {
+	return len(line) > len(Version) && string(line[:len(Version)]) == Version && line[len(Version)] == ' '
+}
+
+// equalFold compares ASCII b and s without regard to case, allocation-free.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isDigits(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUint parses a decimal number of at most limit. ok is false if b is
+// not all digits or the number is above limit.
+func parseUint(b []byte, limit int) (n int, ok bool) {
+	if !isDigits(b) {
+		return 0, false
+	}
+	for _, c := range b {
+		n = n*10 + int(c-'0')
+		if n > limit {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// snippet quotes at most the first 40 bytes of b for an error message.
+func snippet(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return fmt.Sprintf("%q...", b[:max])
+	}
+	return fmt.Sprintf("%q", b)
+}
