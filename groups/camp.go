@@ -1,0 +1,545 @@
+package groups
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"campfire/protocol"
+)
+
+// GroupSize is the most campers one group holds.
+const GroupSize = 4
+
+// Config is what a Camp needs to know about the server it runs in.
+type Config struct {
+	IDs        protocol.IDRange // valid camp ids (protocol.DefaultIDs if zero)
+	MaxCampers int              // 0 = no limit; past it checkin answers 503 "server full"
+}
+
+// ChangeKind says which way a camper went.
+type ChangeKind uint8
+
+// The changes a call can report; the zero ChangeKind means none.
+const (
+	ChangeCheckin ChangeKind = iota + 1
+	ChangeCheckout
+)
+
+// String returns "checkin", "checkout" or "none".
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeCheckin:
+		return "checkin"
+	case ChangeCheckout:
+		return "checkout"
+	}
+	return "none"
+}
+
+// Change is a check-in or checkout that a call made, for the server's log.
+type Change struct {
+	Kind  ChangeKind // ChangeCheckin or ChangeCheckout (enums start at 1; 0 = none)
+	ID    protocol.CampID
+	Group int
+}
+
+// Delivery is one event frame for one connection.
+type Delivery[P comparable] struct {
+	To P
+	// Frame is a whole encoded event frame. Every recipient of one
+	// broadcast gets the same slice (the same backing bytes), so the server
+	// encodes nothing per recipient.
+	Frame []byte
+}
+
+// Result is what a call to Handle or Leave decided. Reply, Deliveries and
+// every Frame are borrowed from the Camp's scratch buffers: they are valid
+// only until the next call to Handle or Leave, so the caller writes (or
+// copies) them before calling again. Each slice is capped at its own end, so
+// appending to one cannot overwrite another.
+type Result[P comparable] struct {
+	Reply      []byte        // the whole encoded response frame for p (Handle always sets it; Leave: nil)
+	Close      bool          // close p once Reply is written (successful checkout)
+	Deliveries []Delivery[P] // events, in the order they must be written
+	Change     Change        // check-in/checkout that happened, for the server's log (zero if none)
+}
+
+// camper is one checked-in camper.
+type camper[P comparable] struct {
+	conn  P
+	group int // 1-based group number
+	since time.Time
+}
+
+// group is one group of campers. A group with n == 0 does not exist.
+type group[P comparable] struct {
+	ids   [GroupSize]protocol.CampID // the first n, in check-in order
+	conns [GroupSize]P               // conns[i] is the connection of ids[i]
+	n     int
+
+	// session reports a running peer session, started by host; remaining
+	// is how many more messages it accepts (always > 0 while it runs).
+	session   bool
+	host      protocol.CampID
+	remaining int
+}
+
+// span is a frame's place in the scratch buffer. Frames are sliced out only
+// when a call ends, because an append that grows the buffer moves it.
+type span struct{ start, end int }
+
+// Camp is all the state of one server: who is checked in, on which
+// connection, in which group, and which peer sessions run. P identifies a
+// connection (the gnet server uses a *conn pointer).
+//
+// A Camp is not safe for concurrent use: the gnet server calls it from its
+// one event-loop goroutine, a conventional server under a mutex. It starts
+// no goroutines, does no I/O and reads no clock.
+type Camp[P comparable] struct {
+	ids        protocol.IDRange
+	maxCampers int
+	draining   bool
+
+	byID   map[protocol.CampID]camper[P]
+	byConn map[P]protocol.CampID
+	groups []group[P] // groups[n-1] is group n
+	live   int        // groups with at least one camper
+	seats  numHeap    // groups with 1 to GroupSize-1 campers
+	free   numHeap    // numbers up to len(groups) of groups that do not exist
+
+	help []byte // protocol.Help, converted once
+
+	// Scratch for the call in progress; Result borrows from it.
+	reqID  []byte // the request's Id, echoed in its response
+	out    []byte // every frame of the call, back to back
+	reply  span
+	spans  []span // spans[i] is the frame of dels[i]
+	dels   []Delivery[P]
+	close  bool
+	change Change
+}
+
+// New returns an empty Camp.
+func New[P comparable](cfg Config) *Camp[P] {
+	if cfg.IDs == (protocol.IDRange{}) {
+		cfg.IDs = protocol.DefaultIDs
+	}
+	return &Camp[P]{
+		ids:        cfg.IDs,
+		maxCampers: cfg.MaxCampers,
+		byID:       make(map[protocol.CampID]camper[P]),
+		byConn:     make(map[P]protocol.CampID),
+		help:       []byte(protocol.Help),
+	}
+}
+
+// SetDraining makes every later checkin answer 503 (server shutting down),
+// or, with on false, accepts check-ins again. Campers already checked in
+// carry on as before.
+func (c *Camp[P]) SetDraining(on bool) { c.draining = on }
+
+// Len is the number of checked-in campers.
+func (c *Camp[P]) Len() int { return len(c.byConn) }
+
+// Groups is the number of non-empty groups.
+func (c *Camp[P]) Groups() int { return c.live }
+
+// Handle applies one request from connection p at time now and returns the
+// reply and deliveries. See Result for how long they live.
+func (c *Camp[P]) Handle(p P, req *protocol.Request, now time.Time) Result[P] {
+	c.begin(req.ID)
+	c.handle(p, req, now)
+	return c.result()
+}
+
+// Leave checks out the camper on p because its connection closed
+// (disconnect, idle timeout, slow consumer, shutdown): its group hears
+// about it as for a checkout, and p gets no reply. It is safe to call for a
+// p that never checked in, or already checked out; the Result is then empty.
+func (c *Camp[P]) Leave(p P, now time.Time) Result[P] {
+	id, ok := c.byConn[p]
+	if !ok {
+		return Result[P]{}
+	}
+	c.begin(nil)
+	c.checkout(id)
+	return c.result()
+}
+
+func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
+	if req.BadID {
+		c.fail(protocol.StatusBadRequest, "bad Id header: want 1 to 64 visible ASCII characters")
+		return
+	}
+	if req.Method == 0 {
+		c.fail(protocol.StatusNotImplemented, protocol.Help)
+		return
+	}
+	me, in := c.byConn[p]
+	switch req.Method {
+	case protocol.MethodCheckin, protocol.MethodPing, protocol.MethodHelp:
+	default:
+		if !in {
+			c.fail(protocol.StatusUnauthorized, "check in first, e.g. checkin "+c.ids.Format(c.ids.Min))
+			return
+		}
+	}
+	cmd, err := protocol.ParseArgs(req, c.ids)
+	if err != nil {
+		c.fail(protocol.StatusBadRequest, err.Error())
+		return
+	}
+	switch req.Method {
+	case protocol.MethodCheckin:
+		c.checkin(p, cmd.ID, now)
+	case protocol.MethodCheckout:
+		c.status(protocol.StatusOK)
+		c.out = appendActive(c.out, now.Sub(c.byID[me].since))
+		c.endReply(nil)
+		c.close = true
+		c.checkout(me)
+	case protocol.MethodMission:
+		c.mission(cmd.Day)
+	case protocol.MethodPeerSession:
+		c.peerSession(me, cmd.Max)
+	case protocol.MethodComplete:
+		c.complete(me)
+	case protocol.MethodMessage:
+		c.message(me, cmd.Text)
+	case protocol.MethodDirect:
+		c.direct(me, cmd.ID, cmd.Text)
+	case protocol.MethodPing:
+		c.status(protocol.StatusOK)
+		c.endReply(nil)
+	case protocol.MethodHelp:
+		c.status(protocol.StatusOK)
+		c.endReply(c.help)
+	}
+}
+
+// checkin seats id, on connection p, in the lowest-numbered group with a
+// free seat, or else in a new group with the lowest free number.
+func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
+	if mine, ok := c.byConn[p]; ok {
+		c.fail(protocol.StatusConflict, "this connection is already checked in as "+c.ids.Format(mine))
+		return
+	}
+	if _, ok := c.byID[id]; ok {
+		c.fail(protocol.StatusConflict, c.ids.Format(id)+" is checked in on another connection")
+		return
+	}
+	if c.draining {
+		c.fail(protocol.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	if c.maxCampers > 0 && len(c.byConn) >= c.maxCampers {
+		c.fail(protocol.StatusServiceUnavailable, "server full")
+		return
+	}
+	num := c.seat()
+	g := &c.groups[num-1]
+	g.ids[g.n], g.conns[g.n] = id, p
+	g.n++
+	switch g.n {
+	case 1:
+		c.live++
+		c.free.remove(num)
+		c.seats.push(num)
+	case GroupSize:
+		c.seats.remove(num)
+	}
+	c.byID[id] = camper[P]{conn: p, group: num, since: now}
+	c.byConn[p] = id
+
+	c.status(protocol.StatusOK)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderGroup, num)
+	c.endReply(nil)
+
+	start := c.startEvent(protocol.EventJoined, id, num)
+	c.out = protocol.AppendBody(c.out, nil)
+	c.broadcast(g, start, g.n-1)
+	c.change = Change{Kind: ChangeCheckin, ID: id, Group: num}
+}
+
+// seat returns the number of the group a new camper joins: the lowest with
+// a free seat, or else the lowest number not in use, which may be one past
+// the highest ever used.
+func (c *Camp[P]) seat() int {
+	if num, ok := c.seats.min(); ok {
+		return num
+	}
+	if num, ok := c.free.min(); ok {
+		return num
+	}
+	c.groups = append(c.groups, group[P]{})
+	return len(c.groups)
+}
+
+// checkout removes id from the camp. If it hosted a session, the rest of
+// its group gets COMPLETE (Reason: host-left), then everyone left gets LEFT.
+func (c *Camp[P]) checkout(id protocol.CampID) {
+	cm := c.byID[id]
+	num := cm.group
+	g := &c.groups[num-1]
+	i := 0
+	for g.ids[i] != id {
+		i++
+	}
+	copy(g.ids[i:g.n], g.ids[i+1:g.n])
+	copy(g.conns[i:g.n], g.conns[i+1:g.n])
+	g.n--
+	var zero P
+	g.conns[g.n] = zero // drop the reference to a closed connection
+	delete(c.byID, id)
+	delete(c.byConn, cm.conn)
+
+	if g.session && g.host == id {
+		c.endSession(g, num, protocol.ReasonHostLeft)
+	}
+	start := c.startEvent(protocol.EventLeft, id, num)
+	c.out = protocol.AppendBody(c.out, nil)
+	c.broadcast(g, start, -1)
+
+	switch g.n {
+	case 0:
+		c.live--
+		c.seats.remove(num)
+		c.free.push(num)
+	case GroupSize - 1:
+		c.seats.push(num)
+	}
+	c.change = Change{Kind: ChangeCheckout, ID: id, Group: num}
+}
+
+// mission answers with the keywords of day.
+func (c *Camp[P]) mission(day int) {
+	kw := missionKeywords(day)
+	if kw == "" {
+		c.fail(protocol.StatusNotFound, "no mission for day "+strconv.Itoa(day))
+		return
+	}
+	c.status(protocol.StatusOK)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderDay, day)
+	c.endReply([]byte(kw))
+}
+
+// peerSession starts a session of max messages in me's group.
+func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
+	num := c.byID[me].group
+	g := &c.groups[num-1]
+	if g.session {
+		c.fail(protocol.StatusConflict, fmt.Sprintf("a peer session started by %s already runs in group %d", c.ids.Format(g.host), num))
+		return
+	}
+	g.session, g.host, g.remaining = true, me, max
+
+	c.status(protocol.StatusOK)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderMaxCount, max)
+	c.endReply(nil)
+
+	start := c.startEvent(protocol.EventPeerSession, me, num)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderMaxCount, max)
+	c.out = protocol.AppendBody(c.out, nil)
+	c.broadcast(g, start, -1)
+}
+
+// complete ends the session me started.
+func (c *Camp[P]) complete(me protocol.CampID) {
+	num := c.byID[me].group
+	g := &c.groups[num-1]
+	if !g.session {
+		c.fail(protocol.StatusConflict, fmt.Sprintf("no peer session runs in group %d", num))
+		return
+	}
+	if g.host != me {
+		c.fail(protocol.StatusForbidden, "only "+c.ids.Format(g.host)+", who started the peer session, can complete it")
+		return
+	}
+	c.status(protocol.StatusOK)
+	c.endReply(nil)
+	c.endSession(g, num, protocol.ReasonHost)
+}
+
+// message counts one message of the session in me's group and sends it to
+// the others; the last one the session accepts ends it.
+func (c *Camp[P]) message(me protocol.CampID, text []byte) {
+	num := c.byID[me].group
+	g := &c.groups[num-1]
+	if !g.session {
+		c.fail(protocol.StatusConflict, "no peer session runs in group "+strconv.Itoa(num)+"; the message was not delivered")
+		return
+	}
+	g.remaining--
+
+	c.status(protocol.StatusOK)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderRemaining, g.remaining)
+	c.endReply(nil)
+
+	start := c.startEvent(protocol.EventMessage, me, num)
+	c.out = protocol.AppendBody(c.out, text)
+	skip := 0
+	for g.ids[skip] != me {
+		skip++
+	}
+	c.broadcast(g, start, skip)
+	if g.remaining == 0 {
+		c.endSession(g, num, protocol.ReasonLimit)
+	}
+}
+
+// direct sends text from me to the camper to, in any group. A camper may
+// send to itself.
+func (c *Camp[P]) direct(me, to protocol.CampID, text []byte) {
+	target, ok := c.byID[to]
+	if !ok {
+		c.fail(protocol.StatusNotFound, c.ids.Format(to)+" is not checked in")
+		return
+	}
+	c.status(protocol.StatusOK)
+	c.endReply(nil)
+
+	start := len(c.out)
+	var buf [16]byte
+	c.out = protocol.AppendEvent(c.out, protocol.EventDirect, c.ids.Append(buf[:0], me))
+	c.out = protocol.AppendBody(c.out, text)
+	c.deliver(target.conn, start)
+}
+
+// endSession ends g's session and tells every member, with reason.
+func (c *Camp[P]) endSession(g *group[P], num int, reason string) {
+	start := c.startEvent(protocol.EventComplete, g.host, num)
+	c.out = protocol.AppendHeaderString(c.out, protocol.HeaderReason, reason)
+	c.out = protocol.AppendBody(c.out, nil)
+	c.broadcast(g, start, -1)
+	g.session, g.host, g.remaining = false, 0, 0
+}
+
+// begin clears the scratch for a new call.
+func (c *Camp[P]) begin(reqID []byte) {
+	c.reqID = reqID
+	c.out = c.out[:0]
+	c.reply = span{}
+	c.spans = c.spans[:0]
+	c.dels = c.dels[:0]
+	c.close = false
+	c.change = Change{}
+}
+
+// result slices the call's frames out of the scratch buffer, now that it
+// will not grow any more.
+func (c *Camp[P]) result() Result[P] {
+	r := Result[P]{Close: c.close, Change: c.change}
+	if c.reply.end > c.reply.start {
+		r.Reply = c.out[c.reply.start:c.reply.end:c.reply.end]
+	}
+	for i, s := range c.spans {
+		c.dels[i].Frame = c.out[s.start:s.end:s.end]
+	}
+	if len(c.dels) > 0 {
+		r.Deliveries = c.dels
+	}
+	return r
+}
+
+// status starts the reply with a status line and the request's Id.
+func (c *Camp[P]) status(code int) {
+	c.reply.start = len(c.out)
+	c.out = protocol.AppendStatus(c.out, code)
+	if c.reqID != nil {
+		c.out = protocol.AppendHeader(c.out, protocol.HeaderID, c.reqID)
+	}
+}
+
+// endReply ends the reply that status started.
+func (c *Camp[P]) endReply(body []byte) {
+	c.out = protocol.AppendBody(c.out, body)
+	c.reply.end = len(c.out)
+}
+
+// fail sets the reply to an error response.
+func (c *Camp[P]) fail(code int, msg string) {
+	c.reply.start = len(c.out)
+	c.out = protocol.AppendError(c.out, code, c.reqID, msg)
+	c.reply.end = len(c.out)
+}
+
+// startEvent begins a group event "NAME ID CAMP/1.0" with its Group header
+// and returns where the frame starts.
+func (c *Camp[P]) startEvent(name string, id protocol.CampID, num int) int {
+	start := len(c.out)
+	var buf [16]byte
+	c.out = protocol.AppendEvent(c.out, name, c.ids.Append(buf[:0], id))
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderGroup, num)
+	return start
+}
+
+// broadcast delivers the frame that starts at start, and ends at the end of
+// the scratch buffer, to every member of g except the one at index skip.
+func (c *Camp[P]) broadcast(g *group[P], start, skip int) {
+	s := span{start, len(c.out)}
+	for i := range g.n {
+		if i != skip {
+			c.spans = append(c.spans, s)
+			c.dels = append(c.dels, Delivery[P]{To: g.conns[i]})
+		}
+	}
+}
+
+// deliver delivers the frame that starts at start to one connection.
+func (c *Camp[P]) deliver(to P, start int) {
+	c.spans = append(c.spans, span{start, len(c.out)})
+	c.dels = append(c.dels, Delivery[P]{To: to})
+}
+
+// appendActive appends the Active header: d in seconds with exactly three
+// decimals, truncated to the millisecond. A negative d (a clock that went
+// back) counts as zero.
+func appendActive(dst []byte, d time.Duration) []byte {
+	ms := max(d.Milliseconds(), 0)
+	var buf [32]byte
+	v := strconv.AppendInt(buf[:0], ms/1000, 10)
+	frac := ms % 1000
+	v = append(v, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return protocol.AppendHeader(dst, protocol.HeaderActive, v)
+}
+
+// missionKeywords returns the keywords of day's mission, or "" if it has
+// none.
+func missionKeywords(day int) string {
+	switch day {
+	case 1:
+		return "IDE, node"
+	case 2:
+		return "Linux, Shell"
+	case 3:
+		return "Crawling, LRU"
+	case 4:
+		return "Heap, Stack"
+	case 6:
+		return "XML, XPath"
+	case 7:
+		return "Object, Class"
+	case 8:
+		return "CountSet, Closure"
+	case 9:
+		return "Process, Thread"
+	case 11:
+		return "Path, UnitTest"
+	case 12:
+		return "Git, Objects"
+	case 13:
+		return "OSI, TCP/IP"
+	case 14:
+		return "HTTP, Request"
+	case 16:
+		return "Event, Async"
+	case 17:
+		return "Food, Delivery"
+	case 18:
+		return "SQL, Report"
+	case 19:
+		return "Network, Server"
+	}
+	return ""
+}
