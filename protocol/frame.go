@@ -296,7 +296,13 @@ func splitHeader(line []byte) (name, value []byte, ok bool) {
 			return nil, nil, false
 		}
 	}
-	return name, bytes.Trim(value, " \t"), true
+	value = bytes.Trim(value, " \t")
+	if value == nil {
+		// bytes.Trim returns nil for an empty or blank value; a header that
+		// is present but empty (Id:) must not look absent.
+		value = line[len(line):]
+	}
+	return name, value, true
 }
 
 func hasVersionSuffix(line []byte) bool {
