@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"campfire/server"
 )
 
 const usage = `usage: campfire <command> [flags]
@@ -29,6 +31,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return server.Serve(args[1:], stdout, stderr)
+	case "echo":
+		return server.Echo(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"campfire/protocol"
+)
+
+// Serve is the serve command: it runs the challenge service until SIGINT or
+// SIGTERM and returns the exit code (2 for bad flags, 1 for a failure).
+func Serve(args []string, stdout, stderr io.Writer) int {
+	return command("serve", args, stdout, stderr, true)
+}
+
+// Echo is the echo command: it runs the echo service alone.
+func Echo(args []string, stdout, stderr io.Writer) int {
+	return command("echo", args, stdout, stderr, false)
+}
+
+// idsFlag is a flag.Value for an id range.
+type idsFlag struct{ r *protocol.IDRange }
+
+func (f idsFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return f.r.String()
+}
+
+func (f idsFlag) Set(s string) error {
+	r, err := protocol.ParseIDRange(s)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
+}
+
+func command(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("campfire "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address `HOST:PORT`")
+	if challenge {
+		fs.StringVar(&cfg.EchoAddr, "echo-addr", "", "also run the echo service on `HOST:PORT`")
+		fs.BoolVar(&cfg.KeepOpen, "echo-keep-open", false, "with -echo-addr: keep echoing instead of closing after the first echo")
+		fs.Var(idsFlag{&cfg.IDs}, "ids", "range of valid camp ids, e.g. J00001-J50000")
+		fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest request body in `bytes` (413 above)")
+	} else {
+		fs.BoolVar(&cfg.KeepOpen, "keep-open", false, "keep echoing until the client leaves, instead of closing after the first echo")
+	}
+	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "`bytes` of unsent output a connection may have before it is closed as a slow consumer")
+	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "close a connection that sends nothing for this long")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
+	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
+	level := zap.InfoLevel
+	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")
+	format := fs.String("log-format", "console", "log format: console or json")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until shutdown")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "campfire %s: unexpected argument %q\n", name, fs.Arg(0))
+		return 2
+	}
+	if *format != "console" && *format != "json" {
+		fmt.Fprintf(stderr, "campfire %s: -log-format %q: want console or json\n", name, *format)
+		return 2
+	}
+	if err := cfg.validate(raiseFileLimit()); err != nil {
+		fmt.Fprintf(stderr, "campfire %s: %v\n", name, err)
+		return 2
+	}
+	log, err := newLogger(stderr, level, *format)
+	if err != nil {
+		fmt.Fprintf(stderr, "campfire %s: %v\n", name, err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Error("cpu profile", zap.Error(err))
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Error("cpu profile", zap.Error(err))
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	start := Start
+	if !challenge {
+		start = StartEcho
+	}
+	s, err := start(cfg, log)
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		stop()
+		log.Info("shutting down", zap.Duration("grace", cfg.Grace))
+		if err := s.Shutdown(context.Background()); err != nil {
+			log.Error("shutdown", zap.Error(err))
+			return 1
+		}
+		log.Info("stopped")
+		return 0
+	case <-s.Done():
+		log.Error("server stopped unexpectedly", zap.Error(s.Err()))
+		return 1
+	}
+}
+
+// parseFlags parses args. On -h it prints the usage to stdout and returns
+// 0; on a bad flag flag has printed the error, and the usage follows on
+// stderr with exit code 2. ok is true when the command should run.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: %s [flags]\n\n", fs.Name())
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return 0, false
+	case err != nil:
+		usage(stderr)
+		return 2, false
+	}
+	return 0, true
+}
+
+func newLogger(w io.Writer, level zapcore.Level, format string) (*zap.Logger, error) {
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	switch format {
+	case "json":
+		enc = zapcore.NewJSONEncoder(encCfg)
+	case "console":
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	default:
+		return nil, fmt.Errorf("log format %q: want console or json", format)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+}
