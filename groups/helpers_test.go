@@ -1,0 +1,158 @@
+package groups
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"campfire/protocol"
+)
+
+// t0 is the time the tests start their camps at.
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// parseRequest parses raw, one request in short form (without its line
+// end) or whole full form, as the server would. The request's slices point
+// into a copy of raw.
+func parseRequest(tb testing.TB, raw string) *protocol.Request {
+	tb.Helper()
+	buf := []byte(raw)
+	if !strings.Contains(raw, "\n") {
+		buf = append(buf, '\n')
+	}
+	var p protocol.Parser
+	var f protocol.Frame
+	n, ok, err := p.Parse(buf, &f)
+	if err != nil || !ok || n != len(buf) {
+		tb.Fatalf("parse %q: n=%d ok=%v err=%v", raw, n, ok, err)
+	}
+	req := f.Request()
+	return &req
+}
+
+// render decodes b, which must be exactly one response or event frame, into
+// one line: "200 Group: 1" or "MESSAGE J001 Group: 1 \"hi\"". Content-Length
+// is left out (the decoder checked it) and so is the Content-Type of
+// errors, which TestErrorBody checks.
+func render(tb testing.TB, b []byte) string {
+	tb.Helper()
+	r := protocol.NewReader(bytes.NewReader(b), 0)
+	f, err := r.Next()
+	if err != nil {
+		tb.Fatalf("decode %q: %v", b, err)
+	}
+	var sb strings.Builder
+	if code, ok := f.Status(); ok {
+		fmt.Fprintf(&sb, "%d", code)
+	} else if name, arg, ok := f.Event(); ok {
+		fmt.Fprintf(&sb, "%s %s", name, arg)
+	} else {
+		tb.Fatalf("neither a response nor an event: %q", f.Start)
+	}
+	for name, value := range f.Headers() {
+		switch string(name) {
+		case protocol.HeaderContentLength, protocol.HeaderContentType:
+			continue
+		}
+		fmt.Fprintf(&sb, " %s: %s", name, value)
+	}
+	if f.Body != nil {
+		fmt.Fprintf(&sb, " %q", f.Body)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		tb.Fatalf("more than one frame in %q: %v", b, err)
+	}
+	return sb.String()
+}
+
+// renderResult renders the reply (if any) and then every delivery as
+// "cN: frame".
+func renderResult(tb testing.TB, res Result[int]) []string {
+	tb.Helper()
+	var out []string
+	if res.Reply != nil {
+		out = append(out, render(tb, res.Reply))
+	}
+	for _, d := range res.Deliveries {
+		out = append(out, fmt.Sprintf("c%d: %s", d.To, render(tb, d.Frame)))
+	}
+	return out
+}
+
+// step is one call in a scripted test.
+type step struct {
+	conn  int
+	send  string        // the request; ignored with leave
+	leave bool          // call Leave instead of Handle
+	at    time.Duration // time since t0; 0 keeps the previous step's time
+	// want is the reply, then "cN: frame" for each delivery; nil means the
+	// step only sets up and its result is not checked.
+	want   []string
+	close  bool
+	change string // "checkin J001 1" or "checkout J001 1"; "" for none
+	// do, if set, is called instead of sending anything (e.g. to drain).
+	do func(*Camp[int])
+}
+
+// run plays steps against a fresh camp made with cfg and returns it.
+func run(t *testing.T, cfg Config, steps []step) *Camp[int] {
+	t.Helper()
+	c := New[int](cfg)
+	now := t0
+	for i, s := range steps {
+		if s.at != 0 {
+			now = t0.Add(s.at)
+		}
+		if s.do != nil {
+			s.do(c)
+			continue
+		}
+		var res Result[int]
+		what := fmt.Sprintf("step %d: c%d leave", i, s.conn)
+		if s.leave {
+			res = c.Leave(s.conn, now)
+		} else {
+			what = fmt.Sprintf("step %d: c%d %q", i, s.conn, s.send)
+			res = c.Handle(s.conn, parseRequest(t, s.send), now)
+			if res.Reply == nil {
+				t.Fatalf("%s: no reply", what)
+			}
+		}
+		if s.want == nil {
+			continue
+		}
+		got := renderResult(t, res)
+		if strings.Join(got, "\n") != strings.Join(s.want, "\n") {
+			t.Errorf("%s:\ngot:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(s.want, "\n  "))
+		}
+		if res.Close != s.close {
+			t.Errorf("%s: Close = %v, want %v", what, res.Close, s.close)
+		}
+		var change string
+		if res.Change.Kind != 0 {
+			change = fmt.Sprintf("%s %s %d", res.Change.Kind, c.ids.Format(res.Change.ID), res.Change.Group)
+		}
+		if change != s.change {
+			t.Errorf("%s: Change = %q, want %q", what, change, s.change)
+		}
+	}
+	return c
+}
+
+// checkins returns setup steps that check in ids J001.. on connections
+// 1.. in order, one per connection.
+func checkins(n int) []step {
+	steps := make([]step, n)
+	for i := range steps {
+		steps[i] = step{conn: i + 1, send: fmt.Sprintf("checkin J%03d", i+1)}
+	}
+	return steps
+}
+
+// with returns setup followed by more, without sharing setup's array.
+func with(setup []step, more ...step) []step {
+	return append(append([]step(nil), setup...), more...)
+}
