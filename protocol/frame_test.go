@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,6 +16,11 @@ type frame struct {
 	Full  bool
 	Head  string
 	Body  string
+}
+
+// String shows a frame in test failures, long parts cut short.
+func (f frame) String() string {
+	return fmt.Sprintf("{Start %.80q Full %v Head %.80q Body %.80q}", f.Start, f.Full, f.Head, f.Body)
 }
 
 func copyFrame(f *protocol.Frame) frame {
@@ -415,7 +421,7 @@ func TestParse(t *testing.T) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
 			if !equalFrames(frames, tt.want) {
-				t.Errorf("frames = %+v\nwant     %+v", frames, tt.want)
+				t.Errorf("frames = %v\nwant     %v", frames, tt.want)
 			}
 			if tt.wantErr == nil && string(rest) != tt.wantRest {
 				t.Errorf("left %q, want %q", rest, tt.wantRest)
