@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,13 +50,14 @@ type reactor struct {
 	dirty     []*conn  // conns with queued output, flushed after each event
 	flushing  bool
 	spare     [][]byte // flushed output buffers kept for reuse
-	stopping  bool     // Engine.Stop has begun: OnClose must not write
-	drainDone chan struct{}
 
 	// Shared with other goroutines.
-	loop     atomic.Pointer[gnet.EventLoop]
-	draining atomic.Bool
-	boot     chan gnet.Engine
+	stopping  atomic.Bool // Engine.Stop has begun (OnShutdown runs off the loop)
+	loop      atomic.Pointer[gnet.EventLoop]
+	draining  atomic.Bool
+	drainDone chan struct{} // closed once draining and no connection is left
+	drainOnce sync.Once
+	boot      chan gnet.Engine
 }
 
 func newReactor(name string, cfg Config, log *zap.Logger, svc service) *reactor {
@@ -140,7 +142,7 @@ func (r *reactor) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.state = stateClosed
 	c.gc = nil
 	r.conns--
-	if was == stateOpen && !r.stopping {
+	if was == stateOpen && !r.stopping.Load() {
 		r.svc.gone(c, time.Now())
 	}
 	if err != nil {
@@ -149,14 +151,14 @@ func (r *reactor) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if r.draining.Load() && r.conns == 0 {
 		r.closeDrainDone()
 	}
-	if !r.stopping {
+	if !r.stopping.Load() {
 		r.flush()
 	}
 	return gnet.None
 }
 
 // OnShutdown marks the start of Engine.Stop, which closes every connection.
-func (r *reactor) OnShutdown(gnet.Engine) { r.stopping = true }
+func (r *reactor) OnShutdown(gnet.Engine) { r.stopping.Store(true) }
 
 // OnTick sweeps idle and lingering connections on the loop.
 func (r *reactor) OnTick() (time.Duration, gnet.Action) {
@@ -167,7 +169,7 @@ func (r *reactor) OnTick() (time.Duration, gnet.Action) {
 }
 
 func (r *reactor) sweep(context.Context) error {
-	if r.stopping {
+	if r.stopping.Load() {
 		return nil
 	}
 	now := time.Now()
@@ -285,11 +287,7 @@ func (r *reactor) drain(context.Context) error {
 }
 
 func (r *reactor) closeDrainDone() {
-	select {
-	case <-r.drainDone:
-	default:
-		close(r.drainDone)
-	}
+	r.drainOnce.Do(func() { close(r.drainDone) })
 }
 
 // Output buffers: flushed ones are kept for reuse so that a busy server does
