@@ -126,8 +126,9 @@ func Start(cfg Config, log *zap.Logger) (*Server, error) {
 			_ = s.main.stop(context.Background())
 			return nil, err
 		}
-		log.Info("starting echo service", zap.String("addr", s.echo.addr), zap.Bool("keep_open", cfg.KeepOpen))
+		log.Info("echo service listening", zap.String("addr", s.echo.addr), zap.Bool("keep_open", cfg.KeepOpen))
 	}
+	log.Info("challenge service listening", zap.String("addr", s.main.addr))
 	go s.watch()
 	return s, nil
 }
@@ -146,6 +147,7 @@ func StartEcho(cfg Config, log *zap.Logger) (*Server, error) {
 	if s.main, err = startEngine(e.r, cfg.Addr, log); err != nil {
 		return nil, err
 	}
+	log.Info("echo service listening", zap.String("addr", s.main.addr))
 	go s.watch()
 	return s, nil
 }
