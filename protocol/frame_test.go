@@ -58,10 +58,26 @@ func parseAll(t testing.TB, p *protocol.Parser, buf []byte) (frames []frame, ste
 		}
 		steps = append(steps, step{n, ok})
 		if ok {
+			r := f.Request()
+			for _, s := range [][]byte{f.Start, f.Head, f.Body, r.Name, r.Args, r.ID, r.Body} {
+				if !within(s, buf[:n]) {
+					t.Fatalf("frame slice %q lies outside the %d bytes consumed", s, n)
+				}
+			}
 			frames = append(frames, copyFrame(&f))
 		}
 		buf = buf[n:]
 	}
+}
+
+// within reports whether s lies inside buf (sharing its memory), which it
+// must for a parser that slices frames out of the caller's buffer.
+func within(s, buf []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	off := cap(buf) - cap(s)
+	return off >= 0 && off+len(s) <= len(buf) && &buf[off] == &s[0]
 }
 
 func TestParse(t *testing.T) {
