@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"campfire/bench"
 	"campfire/server"
 )
 
@@ -35,6 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return server.Serve(args[1:], stdout, stderr)
 	case "echo":
 		return server.Echo(args[1:], stdout, stderr)
+	case "bench":
+		return bench.Main(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+)
+
+// ErrKind is a kind of error the harness counts instead of stopping on.
+type ErrKind uint8
+
+// Error kinds, reported by name.
+const (
+	ErrDial       ErrKind = iota + 1 // dialing the server failed
+	ErrCheckin                       // checkin was answered with a non-200 status
+	ErrSession                       // peersession was answered with a non-200 status
+	ErrStatus                        // another request was answered with a non-200 status
+	ErrUnexpected                    // a frame or echo the scenario cannot explain
+	ErrClosed                        // the server closed the connection mid-run
+	ErrRead                          // reading failed (framing error, reset, timeout)
+	ErrWrite                         // writing failed
+	ErrEnded                         // a peer session ended while messages were flowing
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{
+	ErrDial:       "dial",
+	ErrCheckin:    "checkin-status",
+	ErrSession:    "peersession-status",
+	ErrStatus:     "request-status",
+	ErrUnexpected: "unexpected-frame",
+	ErrClosed:     "closed",
+	ErrRead:       "read",
+	ErrWrite:      "write",
+	ErrEnded:      "session-ended",
+}
+
+// String returns the kind's name as reported.
+func (k ErrKind) String() string {
+	if k == 0 || k >= numErrKinds {
+		return "unknown"
+	}
+	return errKindNames[k]
+}
+
+// errorCounts counts errors by kind; any goroutine may add to it.
+type errorCounts [numErrKinds]atomic.Int64
+
+func (e *errorCounts) add(k ErrKind) { e[k].Add(1) }
+
+func (e *errorCounts) total() int64 {
+	var n int64
+	for k := range e {
+		n += e[k].Load()
+	}
+	return n
+}
+
+// byName returns the non-zero counts by kind name.
+func (e *errorCounts) byName() map[string]int64 {
+	m := map[string]int64{}
+	for k := ErrKind(1); k < numErrKinds; k++ {
+		if n := e[k].Load(); n > 0 {
+			m[k.String()] = n
+		}
+	}
+	return m
+}
+
+// Report is every figure of one run. Rates are per second, times in
+// seconds unless the name says otherwise, memory in bytes.
+type Report struct {
+	Scenario string `json:"scenario"`
+	Addr     string `json:"addr"`
+	Conns    int    `json:"conns"`
+	Sources  int    `json:"sources"`
+	Size     int    `json:"size"`
+	Depth    int    `json:"depth"`
+
+	// Warmup and Window are the unmeasured and measured parts of the run.
+	Warmup float64 `json:"warmup_s"`
+	Window float64 `json:"window_s"`
+
+	Connected   int     `json:"connected"`
+	ConnectTime float64 `json:"connect_s"`
+	ConnectRate float64 `json:"connect_per_s"`
+	CheckedIn   int     `json:"checked_in"`
+	CheckinTime float64 `json:"checkin_s"`
+	CheckinRate float64 `json:"checkin_per_s"`
+
+	// RequestedRate is -rate (0: as fast as possible); OfferedRate is what
+	// the senders managed to write during the window.
+	RequestedRate float64 `json:"requested_per_s"`
+	OfferedRate   float64 `json:"offered_per_s"`
+	Sent          int64   `json:"sent"`
+	// Delivered counts MESSAGE events (peers), round trips (echo) or
+	// connect-checkin-checkout cycles (checkin) within the window.
+	Delivered     int64   `json:"delivered"`
+	DeliveredRate float64 `json:"delivered_per_s"`
+	Bytes         int64   `json:"bytes"`
+	BytesRate     float64 `json:"bytes_per_s"`
+
+	Latency Summary          `json:"latency"`
+	Errors  map[string]int64 `json:"errors"`
+
+	Server *ServerFigures `json:"server,omitempty"`
+
+	// Notes are findings worth a human's attention, such as a rate that
+	// could not be offered.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ServerFigures are the server's memory and CPU, sampled from /proc.
+type ServerFigures struct {
+	PID          int     `json:"pid"`
+	RSSBefore    int64   `json:"rss_before"`
+	RSSCheckedIn int64   `json:"rss_checked_in"`
+	RSSEnd       int64   `json:"rss_end"`
+	RSSPerConn   float64 `json:"rss_per_conn"`
+	CPU          float64 `json:"cpu_s"`
+	CPUPerMsg    float64 `json:"cpu_us_per_msg"`
+}
+
+// row is one line of the summary table.
+type row struct{ name, value string }
+
+// rows returns the summary table's lines; every figure of the report is
+// on one of them.
+func (r *Report) rows() []row {
+	f := func(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+	rate := "max"
+	if r.RequestedRate > 0 {
+		rate = f("%.0f/s", r.RequestedRate)
+	}
+	rows := []row{
+		{"scenario", f("%s against %s", r.Scenario, r.Addr)},
+		{"connections", f("%d from %d source addresses, size %d, depth %d", r.Conns, r.Sources, r.Size, r.Depth)},
+		{"window", f("%.2fs measured after %.2fs warmup", r.Window, r.Warmup)},
+		{"connect", f("%d in %.3fs = %.0f/s", r.Connected, r.ConnectTime, r.ConnectRate)},
+		{"check-in", f("%d in %.3fs = %.0f/s", r.CheckedIn, r.CheckinTime, r.CheckinRate)},
+		{"offered", f("%.0f/s of requested %s (%d sent)", r.OfferedRate, rate, r.Sent)},
+		{"delivered", f("%d = %.0f/s", r.Delivered, r.DeliveredRate)},
+		{"bytes", f("%d = %.0f/s", r.Bytes, r.BytesRate)},
+		{"latency", f("n=%d mean=%.1fµs p50=%dµs p90=%dµs p99=%dµs p99.9=%dµs max=%dµs",
+			r.Latency.Samples, r.Latency.Mean, r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max)},
+		{"errors", formatErrors(r.Errors)},
+	}
+	if s := r.Server; s != nil {
+		rows = append(rows,
+			row{"server rss", f("pid %d: %d before, %d checked in, %d at end", s.PID, s.RSSBefore, s.RSSCheckedIn, s.RSSEnd)},
+			row{"server rss/conn", f("%.0f bytes", s.RSSPerConn)},
+			row{"server cpu", f("%.2fs = %.2fµs per delivered message", s.CPU, s.CPUPerMsg)},
+		)
+	}
+	for _, n := range r.Notes {
+		rows = append(rows, row{"note", n})
+	}
+	return rows
+}
+
+func formatErrors(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s=%d", n, m[n])
+	}
+	return strings.Join(parts, " ")
+}
+
+// WriteTable writes the report as an aligned two-column table.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, row := range r.rows() {
+		fmt.Fprintf(tw, "%s\t%s\n", row.name, row.value)
+	}
+	return tw.Flush()
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"campfire/protocol"
+)
+
+// Scenario is what a run does once connected.
+type Scenario uint8
+
+// Scenarios.
+const (
+	ScenarioPeers   Scenario = iota + 1 // peer-session messages within groups of 4
+	ScenarioCheckin                     // connect, check in, check out, repeat
+	ScenarioEcho                        // pipelined round trips against the echo service
+)
+
+var scenarioNames = map[string]Scenario{"peers": ScenarioPeers, "checkin": ScenarioCheckin, "echo": ScenarioEcho}
+
+// String returns the scenario's flag name.
+func (s Scenario) String() string {
+	for name, v := range scenarioNames {
+		if v == s {
+			return name
+		}
+	}
+	return "unknown"
+}
+
+// ParseScenario returns the scenario called name.
+func ParseScenario(name string) (Scenario, error) {
+	s, ok := scenarioNames[name]
+	if !ok {
+		return 0, fmt.Errorf("unknown scenario %q: want peers, checkin or echo", name)
+	}
+	return s, nil
+}
+
+// Config is one harness run.
+type Config struct {
+	Addr     string // target, on loopback
+	Scenario Scenario
+	Conns    int     // connections (peers, echo) or concurrent churners (checkin)
+	Rate     float64 // total messages per second (peers); 0 is as fast as possible
+	Size     int     // message or echo payload bytes, at least StampSize
+	Depth    int     // echo payloads in flight per connection
+	Duration time.Duration
+	Warmup   time.Duration
+	IDs      protocol.IDRange
+	Sources  []netip.Addr // local addresses, round-robin; none: the system's choice
+	// ServerPID, if not 0, is sampled from /proc for RSS and CPU.
+	ServerPID int
+	// Progress, if not nil, gets a progress line once a second.
+	Progress io.Writer
+}
+
+// Limits that keep a run bounded whatever the server does.
+const (
+	dialWorkers  = 64
+	dialTimeout  = 5 * time.Second
+	setupTimeout = 30 * time.Second
+	drainTimeout = 5 * time.Second
+	stopTimeout  = 5 * time.Second
+	sessionCap   = protocol.MaxPeerSession
+)
+
+// run is the state shared by one run's goroutines.
+type run struct {
+	cfg     Config
+	dialers *Dialers
+	start   time.Time
+	errs    errorCounts
+	lat     *Latencies
+	// winStart and winEnd bound the measured window in nanoseconds since
+	// start; a sample counts if it was sent inside it.
+	winStart atomic.Int64
+	winEnd   atomic.Int64
+	// stopping is set once the run tears connections down, after which
+	// read and write errors are expected and not counted.
+	stopping atomic.Bool
+}
+
+// Run performs one run and reports on it. Errors from the server are
+// counted in the report; Run fails only on a bad configuration or when the
+// server cannot be sampled.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, dialers: NewDialers(cfg.Sources, net.Dialer{Timeout: dialTimeout}), start: time.Now()}
+	r.winStart.Store(math.MaxInt64)
+	r.winEnd.Store(math.MaxInt64)
+	var rep *Report
+	var err error
+	switch cfg.Scenario {
+	case ScenarioPeers:
+		rep, err = r.peers(ctx)
+	case ScenarioCheckin:
+		rep, err = r.churn(ctx)
+	case ScenarioEcho:
+		rep, err = r.echo(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Errors = r.errs.byName()
+	return rep, nil
+}
+
+func (c *Config) check() error {
+	if err := checkLoopback(c.Addr); err != nil {
+		return err
+	}
+	switch {
+	case c.Scenario < ScenarioPeers || c.Scenario > ScenarioEcho:
+		return fmt.Errorf("unknown scenario %d", c.Scenario)
+	case c.Conns < 1:
+		return fmt.Errorf("conns %d: want at least 1", c.Conns)
+	case c.Scenario != ScenarioEcho && c.Conns > c.IDs.Size():
+		return fmt.Errorf("conns %d: the id range %s holds only %d", c.Conns, c.IDs, c.IDs.Size())
+	case c.Size < StampSize || c.Size > protocol.DefaultMaxBody:
+		return fmt.Errorf("size %d: want %d..%d bytes", c.Size, StampSize, protocol.DefaultMaxBody)
+	case c.Depth < 1:
+		return fmt.Errorf("depth %d: want at least 1", c.Depth)
+	case c.Duration <= 0 || c.Warmup < 0:
+		return fmt.Errorf("duration %v, warmup %v: want a positive duration", c.Duration, c.Warmup)
+	case c.Rate < 0:
+		return fmt.Errorf("rate %v: want 0 (max) or more", c.Rate)
+	}
+	return nil
+}
+
+// now is the time since the run's start on the monotonic clock.
+func (r *run) now() int64 { return int64(time.Since(r.start)) }
+
+// inWindow reports whether a message stamped t was sent in the window.
+func (r *run) inWindow(t int64) bool {
+	return t >= r.winStart.Load() && t < r.winEnd.Load()
+}
+
+// setWindow starts the measured window after the warmup and returns the
+// time (since start) at which senders stop.
+func (r *run) setWindow() (start, end int64) {
+	start = r.now() + int64(r.cfg.Warmup)
+	end = start + int64(r.cfg.Duration)
+	r.winStart.Store(start)
+	r.winEnd.Store(end)
+	return start, end
+}
+
+// connect dials n connections, dialWorkers at a time, each from its
+// round-robin source address. Failed dials leave nil and count as ErrDial.
+func (r *run) connect(ctx context.Context, n int) ([]*net.TCPConn, time.Duration) {
+	conns := make([]*net.TCPConn, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for range min(dialWorkers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c, err := r.dialers.For(i).DialContext(ctx, "tcp", r.cfg.Addr)
+				if err != nil {
+					r.errs.add(ErrDial)
+					continue
+				}
+				conns[i] = c.(*net.TCPConn)
+			}
+		})
+	}
+	wg.Wait()
+	return conns, time.Since(begin)
+}
+
+// sampler samples the server's process, if one was named.
+type sampler struct {
+	pid int
+	err error
+}
+
+func (s *sampler) sample() ProcSample {
+	if s.pid == 0 || s.err != nil {
+		return ProcSample{}
+	}
+	p, err := SampleProc(s.pid)
+	if err != nil {
+		s.err = err
+	}
+	return p
+}
+
+// figures computes the server's figures from its samples.
+func (s *sampler) figures(before, checkedIn, winStart, end ProcSample, conns int, delivered int64) *ServerFigures {
+	if s.pid == 0 {
+		return nil
+	}
+	f := &ServerFigures{PID: s.pid, RSSBefore: before.RSS, RSSCheckedIn: checkedIn.RSS, RSSEnd: end.RSS}
+	if conns > 0 {
+		f.RSSPerConn = float64(checkedIn.RSS-before.RSS) / float64(conns)
+	}
+	cpu := end.CPU - winStart.CPU
+	f.CPU = cpu.Seconds()
+	if delivered > 0 {
+		f.CPUPerMsg = float64(cpu.Microseconds()) / float64(delivered)
+	}
+	return f
+}
+
+// progress prints a line a second until stop is closed.
+func (r *run) progress(stop <-chan struct{}, line func() string) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			fmt.Fprintln(r.cfg.Progress)
+			return
+		case <-t.C:
+			fmt.Fprintf(r.cfg.Progress, "\r%6.1fs %s errors=%d   ", time.Since(r.start).Seconds(), line(), r.errs.total())
+		}
+	}
+}
+
+// closeAll marks the run as stopping and closes every connection, which
+// ends their goroutines.
+func (r *run) closeAll(conns []*net.TCPConn) {
+	r.stopping.Store(true)
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// readErr counts a read error unless the run is tearing down.
+func (r *run) readErr(err error) {
+	if r.stopping.Load() {
+		return
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		r.errs.add(ErrClosed)
+	case errors.As(err, &ne) && ne.Timeout():
+		r.errs.add(ErrRead)
+	default:
+		r.errs.add(ErrRead)
+	}
+}
+
+// rate is n per seconds, 0 for an empty interval.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// offeredNote says so when the senders could not offer the requested rate.
+func offeredNote(offered, requested float64) []string {
+	if requested > 0 && offered < 0.97*requested {
+		return []string{fmt.Sprintf("offered %.0f/s of requested %.0f/s", offered, requested)}
+	}
+	return nil
+}
+
+// StampSize is the size of the send timestamp at the start of every
+// message body and echo payload: nanoseconds since the run's start in
+// fixed-width hex, so it can be patched in place.
+const StampSize = 16
+
+const hexDigits = "0123456789abcdef"
+
+// putStamp writes t into b[:StampSize].
+func putStamp(b []byte, t int64) {
+	_ = b[StampSize-1]
+	for i := StampSize - 1; i >= 0; i-- {
+		b[i] = hexDigits[t&15]
+		t >>= 4
+	}
+}
+
+// readStamp reads a timestamp written by putStamp.
+func readStamp(b []byte) (int64, bool) {
+	if len(b) < StampSize {
+		return 0, false
+	}
+	var t int64
+	for _, c := range b[:StampSize] {
+		switch {
+		case '0' <= c && c <= '9':
+			t = t<<4 | int64(c-'0')
+		case 'a' <= c && c <= 'f':
+			t = t<<4 | int64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return t, true
+}
+
+// payload returns size bytes of filler.
+func payload(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
