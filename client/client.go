@@ -366,20 +366,22 @@ func (c *Client) dispatch(f *protocol.Frame) error {
 		return fmt.Errorf("%w: bad status line %q", ErrProtocol, f.Start)
 	}
 	id := f.Header(protocol.HeaderID)
-	c.mu.Lock()
-	if len(c.pending) == 0 {
-		c.mu.Unlock()
-		// An error the server sends before closing, such as 503 when it is
-		// full, arrives with no request to answer.
+	if id == nil {
+		// Every request carries an Id, so a response without one answers
+		// none of them: it is an error the server sends before closing,
+		// such as 503 when it is full, and it ends the connection.
 		if code != protocol.StatusOK {
 			return c.statusError(code, f)
 		}
-		return fmt.Errorf("%w: response with no request: %q", ErrProtocol, f.Start)
+		return fmt.Errorf("%w: response without an Id: %q", ErrProtocol, f.Start)
+	}
+	c.mu.Lock()
+	if len(c.pending) == 0 {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: response Id %q with no request waiting", ErrProtocol, id)
 	}
 	cl := c.pending[0]
-	// An Id that does not match means the FIFO is broken; a missing one is
-	// tolerated, since the server may answer before it could read the Id.
-	if id != nil && string(id) != cl.id {
+	if string(id) != cl.id {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: response Id %q, want %q", ErrProtocol, id, cl.id)
 	}

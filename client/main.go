@@ -143,6 +143,7 @@ func (s *session) run(addr, id string) int {
 // checkin checks in as id, or as the ids asked for, until the server
 // accepts one. It returns -1 on success, else the exit status.
 func (s *session) checkin(id string) int {
+	fromFlag := id != ""
 	for {
 		if id == "" {
 			l := s.lines.next("camp id: ")
@@ -173,11 +174,11 @@ func (s *session) checkin(id string) int {
 		switch code := StatusCode(err); {
 		case code == protocol.StatusBadRequest || code == protocol.StatusConflict:
 			// A person at a terminal can try another id; a script
-			// that gave a refused id cannot.
-			if !s.interactive {
+			// whose -id was refused cannot.
+			if fromFlag && !s.interactive {
 				return 1
 			}
-			id = ""
+			id, fromFlag = "", false
 		default:
 			return 1
 		}
