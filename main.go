@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"campfire/bench"
+	"campfire/client"
 	"campfire/server"
 )
 
@@ -38,6 +39,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return server.Echo(args[1:], stdout, stderr)
 	case "bench":
 		return bench.Main(args[1:], stdout, stderr)
+	case "client":
+		return client.Main(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
