@@ -1,0 +1,267 @@
+package groups
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"campfire/protocol"
+)
+
+// fuzzIDs is a small id range, J1-J9, so that random operations collide.
+var fuzzIDs = protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
+
+// fuzzConns is how many connections the fuzz test plays with.
+const fuzzConns = 6
+
+// garbage is requests that must each be refused, one way or another.
+var garbage = []string{
+	"dance",
+	"checkin",
+	"checkin J10",
+	"peersession x",
+	"peersession 0",
+	"message",
+	"direct J1",
+	"direct to",
+	"checkout now",
+	"mission day",
+	"complete please",
+	"PING CAMP/1.0\r\nId: a b\r\n\r\n",
+	"CHECKIN J1 CAMP/1.0\r\nId: \x7f\r\n\r\n",
+	"MESSAGE hi CAMP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+	"CAMP/1.0",
+}
+
+// FuzzCamp decodes its input into a sequence of operations (two bytes
+// each) on a camp of ids J1-J9 and a few connections, and checks the
+// camp's invariants after every one.
+func FuzzCamp(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 6, 0, 12, 0, 18, 0, 24, 3, 1, 5, 7, 5, 13, 1, 6, 2, 0})
+	f.Add([]byte{2, 0, 1, 0, 7, 0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 3, 0, 4, 1, 4, 0, 5, 0, 2, 0, 0, 6, 5, 1})
+	f.Add([]byte{10, 0, 0, 1, 10, 1, 0, 1, 6, 0, 6, 13, 8, 3, 8, 11, 9, 0, 9, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var maxCampers int
+		if len(data)%2 == 1 {
+			maxCampers, data = int(data[0]%8), data[1:]
+		}
+		c := New[int](Config{IDs: fuzzIDs, MaxCampers: maxCampers})
+		now := t0
+		for i := 0; i+1 < len(data); i += 2 {
+			op, a := int(data[i]%11), data[i+1]
+			p := int(a % fuzzConns)
+			arg := int(a / fuzzConns)
+			now = now.Add(time.Duration(a) * time.Millisecond)
+			before := sizes(c)
+			_, wasIn := c.byConn[p]
+
+			var res Result[int]
+			var what string
+			switch op {
+			case 2:
+				what = fmt.Sprintf("c%d leave", p)
+				res = c.Leave(p, now)
+				if res.Reply != nil || res.Close {
+					t.Fatalf("%s: Leave replied %q", what, res.Reply)
+				}
+				if !wasIn && (res.Deliveries != nil || res.Change != (Change{})) {
+					t.Fatalf("%s: Leave of a stranger = %+v", what, res)
+				}
+			case 10:
+				c.SetDraining(arg%2 == 0)
+				continue
+			default:
+				raw := fuzzRequest(op, arg)
+				what = fmt.Sprintf("c%d %q", p, raw)
+				res = c.Handle(p, parseRequest(t, raw), now)
+				code := mustStatus(t, res.Reply)
+				checkOneFrame(t, what, res.Reply)
+				var wantKind ChangeKind
+				switch {
+				case code != protocol.StatusOK:
+				case op == 0:
+					wantKind = ChangeCheckin
+				case op == 1:
+					wantKind = ChangeCheckout
+				}
+				if res.Change.Kind != wantKind {
+					t.Fatalf("%s: status %d with Change %+v", what, code, res.Change)
+				}
+				if res.Close != (op == 1 && code == protocol.StatusOK) {
+					t.Fatalf("%s: Close = %v with status %d", what, res.Close, code)
+				}
+			}
+			for _, d := range res.Deliveries {
+				if _, ok := c.byConn[d.To]; !ok {
+					t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
+				}
+				checkOneFrame(t, what, d.Frame)
+			}
+			if res.Change.Kind == ChangeCheckin {
+				checkSeat(t, what, before, res.Change.Group)
+			}
+			checkInvariants(t, what, c)
+		}
+	})
+}
+
+// fuzzRequest builds the request of operation op with argument arg.
+func fuzzRequest(op, arg int) string {
+	switch op {
+	case 0:
+		return fmt.Sprintf("checkin j%d", arg%10) // J0 is out of range
+	case 1:
+		return "checkout"
+	case 3:
+		return fmt.Sprintf("peersession %d", arg%4)
+	case 4:
+		return "complete"
+	case 5:
+		return "message m"
+	case 6:
+		return fmt.Sprintf("direct J%d d", arg%10)
+	case 7:
+		return fmt.Sprintf("mission %d", arg%23-1)
+	case 8:
+		return garbage[arg%len(garbage)]
+	default:
+		if arg%2 == 0 {
+			return "ping"
+		}
+		return "help"
+	}
+}
+
+// sizes returns how many campers each group number has.
+func sizes(c *Camp[int]) []int {
+	s := make([]int, len(c.groups))
+	for i := range c.groups {
+		s[i] = c.groups[i].n
+	}
+	return s
+}
+
+// checkSeat checks that a camper seated in group num went to the lowest
+// group with a free seat or, if there was none, opened the group with the
+// lowest free number.
+func checkSeat(t *testing.T, what string, before []int, num int) {
+	t.Helper()
+	lowestFree, lowestSeat := len(before)+1, 0
+	for i := len(before) - 1; i >= 0; i-- {
+		switch {
+		case before[i] == 0:
+			lowestFree = i + 1
+		case before[i] < GroupSize:
+			lowestSeat = i + 1
+		}
+	}
+	want := lowestSeat
+	if want == 0 {
+		want = lowestFree
+	}
+	if num != want {
+		t.Fatalf("%s: seated in group %d, want %d (groups before: %v)", what, num, want, before)
+	}
+}
+
+// checkOneFrame checks that b is exactly one response or event frame.
+func checkOneFrame(t *testing.T, what string, b []byte) {
+	t.Helper()
+	r := protocol.NewReader(bytes.NewReader(b), 0)
+	if _, err := r.Next(); err != nil {
+		t.Fatalf("%s: bad frame %q: %v", what, b, err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("%s: more than one frame in %q", what, b)
+	}
+}
+
+// checkInvariants checks c's whole state.
+func checkInvariants(t *testing.T, what string, c *Camp[int]) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("%s: "+format, append([]any{what}, args...)...)
+	}
+	if len(c.byConn) != len(c.byID) || c.Len() != len(c.byConn) {
+		fail("%d connections, %d ids, Len %d", len(c.byConn), len(c.byID), c.Len())
+	}
+	for p, id := range c.byConn {
+		if cm, ok := c.byID[id]; !ok || cm.conn != p {
+			fail("c%d is %d but %d is on c%d", p, id, id, cm.conn)
+		}
+	}
+	seen := make(map[protocol.CampID]int)
+	live := 0
+	for i := range c.groups {
+		g, num := &c.groups[i], i+1
+		if g.n < 0 || g.n > GroupSize {
+			fail("group %d has %d campers", num, g.n)
+		}
+		for j := range g.n {
+			id := g.ids[j]
+			if other, ok := seen[id]; ok {
+				fail("%d in groups %d and %d", id, other, num)
+			}
+			seen[id] = num
+			cm, ok := c.byID[id]
+			if !ok || cm.group != num || cm.conn != g.conns[j] {
+				fail("group %d lists %d on c%d, camper record %+v", num, id, g.conns[j], cm)
+			}
+		}
+		wantSeat := g.n > 0 && g.n < GroupSize
+		if c.seats.has(num) != wantSeat {
+			fail("group %d with %d campers: in seat heap %v", num, g.n, c.seats.has(num))
+		}
+		if c.free.has(num) != (g.n == 0) {
+			fail("group %d with %d campers: in free heap %v", num, g.n, c.free.has(num))
+		}
+		if g.n > 0 {
+			live++
+		}
+		if g.session {
+			if g.remaining <= 0 {
+				fail("group %d session has %d messages left", num, g.remaining)
+			}
+			if seen[g.host] != num {
+				fail("group %d session host %d is not in it", num, g.host)
+			}
+		}
+	}
+	if len(seen) != len(c.byID) {
+		fail("%d campers in groups, %d checked in", len(seen), len(c.byID))
+	}
+	if live != c.Groups() {
+		fail("%d non-empty groups, Groups %d", live, c.Groups())
+	}
+	checkHeap(t, what, &c.seats, len(c.groups))
+	checkHeap(t, what, &c.free, len(c.groups))
+}
+
+// checkHeap checks h's heap order and index, and that it holds no number
+// above max.
+func checkHeap(t *testing.T, what string, h *numHeap, max int) {
+	t.Helper()
+	for i, n := range h.nums {
+		if n < 1 || n > max {
+			t.Fatalf("%s: heap holds %d, outside 1..%d", what, n, max)
+		}
+		if h.at[n-1] != i {
+			t.Fatalf("%s: heap has %d at %d, index says %d", what, n, i, h.at[n-1])
+		}
+		if i > 0 && h.nums[(i-1)/2] > n {
+			t.Fatalf("%s: heap order broken at %d: %v", what, i, h.nums)
+		}
+	}
+	count := 0
+	for _, i := range h.at {
+		if i >= 0 {
+			count++
+		}
+	}
+	if count != len(h.nums) {
+		t.Fatalf("%s: heap index has %d entries for %d numbers", what, count, len(h.nums))
+	}
+}
