@@ -1,0 +1,99 @@
+package protocol_test
+
+import (
+	"bytes"
+	"testing"
+
+	"campfire/protocol"
+)
+
+// benchParse parses raw, one whole request, as the server does: frame,
+// request, arguments.
+func benchParse(b *testing.B, raw []byte) {
+	var p protocol.Parser
+	var f protocol.Frame
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		n, ok, err := p.Parse(raw, &f)
+		if n != len(raw) || !ok || err != nil {
+			b.Fatalf("Parse = %d, %v, %v", n, ok, err)
+		}
+		r := f.Request()
+		if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseShort(b *testing.B) {
+	benchParse(b, []byte("checkin J004\r\n"))
+}
+
+func BenchmarkParseFull(b *testing.B) {
+	benchParse(b, []byte("MESSAGE CAMP/1.0\r\nId: 17\r\nContent-Length: 9\r\n\r\nhello all"))
+}
+
+// BenchmarkParsePipelined parses a buffer of 100 pipelined requests of
+// both forms, blank lines included, per op.
+func BenchmarkParsePipelined(b *testing.B) {
+	var buf []byte
+	for range 25 {
+		buf = append(buf, "ping\r\n"...)
+		buf = append(buf, "message hello all\r\n"...)
+		buf = append(buf, "CHECKIN J004 CAMP/1.0\r\nId: 17\r\n\r\n"...)
+		buf = append(buf, "MESSAGE CAMP/1.0\r\nId: 18\r\nContent-Length: 9\r\n\r\nhello all\r\n"...)
+	}
+	var p protocol.Parser
+	var f protocol.Frame
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		frames := 0
+		for rest := buf; len(rest) > 0; {
+			n, ok, err := p.Parse(rest, &f)
+			if n == 0 || err != nil {
+				b.Fatalf("Parse = %d, %v, %v", n, ok, err)
+			}
+			rest = rest[n:]
+			if !ok {
+				continue
+			}
+			frames++
+			r := f.Request()
+			if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if frames != 100 {
+			b.Fatalf("%d frames, want 100", frames)
+		}
+	}
+}
+
+func BenchmarkEncodeResponse(b *testing.B) {
+	dst := make([]byte, 0, 256)
+	id := []byte("17")
+	keywords := []byte("Heap, Stack")
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = protocol.AppendStatus(dst[:0], protocol.StatusOK)
+		dst = protocol.AppendHeader(dst, protocol.HeaderID, id)
+		dst = protocol.AppendHeaderInt(dst, protocol.HeaderDay, 4)
+		dst = protocol.AppendBody(dst, keywords)
+	}
+	b.SetBytes(int64(len(dst)))
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	dst := make([]byte, 0, 256)
+	sender := []byte("J003")
+	body := bytes.Repeat([]byte("m"), 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = protocol.AppendEvent(dst[:0], protocol.EventMessage, sender)
+		dst = protocol.AppendHeaderInt(dst, protocol.HeaderGroup, 1)
+		dst = protocol.AppendBody(dst, body)
+	}
+	b.SetBytes(int64(len(dst)))
+}
