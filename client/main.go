@@ -156,7 +156,7 @@ func (s *session) checkin(id string) int {
 				continue
 			}
 			if _, err := s.ids.Parse([]byte(id)); err != nil {
-				s.u.print(styleError, strings.TrimPrefix(err.Error(), protocol.ErrBadArgs.Error()+": "))
+				s.u.print(styleError, describe(err))
 				id = ""
 				continue
 			}
@@ -279,7 +279,7 @@ func (s *session) command(text string) (code int, done bool) {
 	req := protocol.Request{Method: m, Name: []byte(name), Args: []byte(rest)}
 	args, err := protocol.ParseArgs(&req, s.ids)
 	if err != nil {
-		s.u.print(styleError, strings.TrimPrefix(err.Error(), protocol.ErrBadArgs.Error()+": "))
+		s.u.print(styleError, describe(err))
 		return 0, false
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
@@ -298,6 +298,9 @@ func (s *session) command(text string) (code int, done bool) {
 		var left int
 		left, err = s.c.Message(ctx, string(args.Text))
 		out = fmt.Sprintf("sent; the session takes %d more", left)
+		if left == 0 {
+			out = "sent; that was the session's last message"
+		}
 	case protocol.MethodDirect:
 		id := s.ids.Format(args.ID)
 		err = s.c.Direct(ctx, id, string(args.Text))
@@ -344,11 +347,7 @@ func roundDuration(d time.Duration) string {
 
 // describe turns a call's error into a line for the user.
 func describe(err error) string {
-	var se *StatusError
-	if errors.As(err, &se) {
-		return "error: " + se.Error()
-	}
-	return "error: " + err.Error()
+	return "error: " + strings.TrimPrefix(err.Error(), protocol.ErrBadArgs.Error()+": ")
 }
 
 // printEvent prints one event for people.
@@ -360,7 +359,7 @@ func (s *session) printEvent(ev Event) {
 	case Left:
 		text = fmt.Sprintf("* %s left group %d", ev.From, ev.Group)
 	case PeerSession:
-		text = fmt.Sprintf("* %s started a peer session of %d messages", ev.From, ev.MaxCount)
+		text = fmt.Sprintf("* %s started a peer session of %s", ev.From, plural(ev.MaxCount, "message"))
 	case Complete:
 		why := map[string]string{
 			protocol.ReasonHost:     "ended by its host",
@@ -385,4 +384,12 @@ func (s *session) printEvent(ev Event) {
 func indent(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	return strings.ReplaceAll(text, "\n", "\n    ")
+}
+
+// plural returns "1 message", "2 messages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
