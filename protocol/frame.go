@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 )
 
 // Version is the exact version token that starts a response, ends an event
@@ -105,6 +106,7 @@ const (
 // context. The zero Parser takes requests with DefaultMaxBody.
 type Parser struct {
 	// MaxBody is the largest Content-Length accepted; 0 means DefaultMaxBody.
+	// Values above math.MaxInt32 count as math.MaxInt32.
 	MaxBody int
 	// Responses makes the parser read the server-to-client direction:
 	// every start line must be a response or an event, and short-form
@@ -234,6 +236,9 @@ func (p *Parser) header(line []byte) error {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
+	// The parser keeps offsets in int32; a larger limit would let a
+	// Content-Length wrap around and desynchronize the stream.
+	limit = min(limit, math.MaxInt32)
 	n, ok := parseUint(value, limit)
 	if !ok {
 		if isDigits(value) {

@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -331,6 +332,18 @@ func TestParse(t *testing.T) {
 			name:    "huge Content-Length is too large, not malformed",
 			give:    "MESSAGE CAMP/1.0\r\nContent-Length: 99999999999999999999999999\r\n",
 			wantErr: protocol.ErrBodyTooLarge,
+		},
+		{
+			name:    "Content-Length that would wrap in 32 bits",
+			maxBody: math.MaxInt,
+			give:    "MESSAGE CAMP/1.0\r\nContent-Length: 4294967297\r\n\r\nxyz",
+			wantErr: protocol.ErrBodyTooLarge,
+		},
+		{
+			name:     "Content-Length at the 32-bit limit waits for the body",
+			maxBody:  math.MaxInt,
+			give:     "MESSAGE CAMP/1.0\r\nContent-Length: 2147483647\r\n\r\nxyz",
+			wantRest: "MESSAGE CAMP/1.0\r\nContent-Length: 2147483647\r\n\r\nxyz",
 		},
 		{
 			name:    "Content-Length with letters",
