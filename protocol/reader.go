@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Reader reads server-to-client frames (responses and events) from a
@@ -21,11 +22,15 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of frames from r whose bodies are at most
-// maxBody bytes (0 means DefaultMaxBody).
+// maxBody bytes (0 means DefaultMaxBody; above math.MaxInt32 means
+// math.MaxInt32).
 func NewReader(r io.Reader, maxBody int) *Reader {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
+	// The Parser accepts no more than this; capping here also keeps the
+	// buffer limit below from overflowing.
+	maxBody = min(maxBody, math.MaxInt32)
 	return &Reader{
 		r:   r,
 		buf: make([]byte, 4096),

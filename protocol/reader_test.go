@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -125,6 +126,14 @@ func TestReaderMaxBody(t *testing.T) {
 	r = protocol.NewReader(strings.NewReader(stream), 99)
 	if _, err := r.Next(); !errors.Is(err, protocol.ErrBodyTooLarge) {
 		t.Fatalf("Next() with a body over the limit: %v, want ErrBodyTooLarge", err)
+	}
+	// A limit too large to add to the header allowance must still let
+	// frames grow past the initial buffer.
+	big := strings.Repeat("b", 10000)
+	stream = string(protocol.AppendBody(protocol.AppendStatus(nil, protocol.StatusOK), []byte(big)))
+	r = protocol.NewReader(strings.NewReader(stream), math.MaxInt)
+	if f, err := r.Next(); err != nil || string(f.Body) != big {
+		t.Fatalf("Next() with the largest limit: %v", err)
 	}
 }
 
