@@ -1,0 +1,166 @@
+package groups
+
+import (
+	"fmt"
+	"testing"
+
+	"campfire/protocol"
+)
+
+// benchConn stands in for the server's connection: Camps are keyed by a
+// pointer, as in the gnet server.
+type benchConn struct{ n int }
+
+// fanout is a group of four in a peer session, one of whom sends messages.
+type fanout struct {
+	c     *Camp[*benchConn]
+	conns []*benchConn
+	start *protocol.Request // peersession, sent by conns[0]
+	msg   *protocol.Request // message, sent by conns[1]
+}
+
+func newFanout(tb testing.TB) *fanout {
+	tb.Helper()
+	f := &fanout{
+		c:     New[*benchConn](Config{}),
+		start: parseRequest(tb, fmt.Sprintf("peersession %d", protocol.MaxPeerSession)),
+		msg:   parseRequest(tb, "message hello, campers"),
+	}
+	for i := range GroupSize {
+		p := &benchConn{n: i}
+		f.conns = append(f.conns, p)
+		f.c.Handle(p, parseRequest(tb, fmt.Sprintf("checkin J%03d", i+1)), t0)
+	}
+	f.c.Handle(f.conns[0], f.start, t0)
+	return f
+}
+
+// send sends one message and restarts the session when the message ended
+// it; it reports the number of deliveries of the message itself.
+func (f *fanout) send() int {
+	res := f.c.Handle(f.conns[1], f.msg, t0)
+	n := len(res.Deliveries)
+	if n != GroupSize-1 {
+		f.c.Handle(f.conns[0], f.start, t0)
+	}
+	return n
+}
+
+func TestMessageFanoutAllocs(t *testing.T) {
+	f := newFanout(t)
+	f.send() // the scratch buffers grow on first use
+	allocs := testing.AllocsPerRun(1000, func() {
+		if n := f.send(); n != GroupSize-1 {
+			t.Fatalf("message made %d deliveries, want %d", n, GroupSize-1)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("message fan-out to a group of %d: %v allocs per message, want 0", GroupSize, allocs)
+	}
+}
+
+// TestBroadcastSharesFrame checks that every recipient of one broadcast
+// gets the same bytes, and that the slices handed out are capped so that
+// appending to one cannot overwrite the next.
+func TestBroadcastSharesFrame(t *testing.T) {
+	f := newFanout(t)
+	res := f.c.Handle(f.conns[1], f.msg, t0)
+	if len(res.Deliveries) != GroupSize-1 {
+		t.Fatalf("got %d deliveries, want %d", len(res.Deliveries), GroupSize-1)
+	}
+	first := res.Deliveries[0].Frame
+	for i, d := range res.Deliveries {
+		if &d.Frame[0] != &first[0] || len(d.Frame) != len(first) {
+			t.Errorf("delivery %d has its own copy of the frame", i)
+		}
+		if cap(d.Frame) != len(d.Frame) {
+			t.Errorf("delivery %d: cap %d, len %d", i, cap(d.Frame), len(d.Frame))
+		}
+	}
+	if cap(res.Reply) != len(res.Reply) {
+		t.Errorf("reply: cap %d, len %d", cap(res.Reply), len(res.Reply))
+	}
+}
+
+// TestFramesSurviveGrowth sends a message large enough to move the scratch
+// buffer while the call encodes its later frames: the reply and every
+// delivery must still hold the right bytes.
+func TestFramesSurviveGrowth(t *testing.T) {
+	body := make([]byte, 20000)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	raw := fmt.Sprintf("MESSAGE CAMP/1.0\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	want := []string{
+		"200 Remaining: 0",
+		fmt.Sprintf("c1: MESSAGE J002 Group: 1 %q", body),
+		fmt.Sprintf("c3: MESSAGE J002 Group: 1 %q", body),
+		"c1: COMPLETE J001 Group: 1 Reason: limit",
+		"c2: COMPLETE J001 Group: 1 Reason: limit",
+		"c3: COMPLETE J001 Group: 1 Reason: limit",
+	}
+	run(t, Config{}, with(checkins(3),
+		step{conn: 1, send: "peersession 1"},
+		step{conn: 2, send: raw, want: want},
+	))
+}
+
+func BenchmarkMessageFanout(b *testing.B) {
+	f := newFanout(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.send()
+	}
+}
+
+func BenchmarkCheckinCheckout(b *testing.B) {
+	ids, err := protocol.ParseIDRange("J00001-J50000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// spread churns campers all over the camp; local churns only the first
+	// 1000 of them, so that the working set, and with it the cache misses,
+	// is the same at every size and only the algorithm's cost remains.
+	for _, tt := range []struct {
+		name    string
+		campers int
+		window  int
+	}{
+		{"spread", 1000, 1000},
+		{"spread", 19000, 19000},
+		{"local", 1000, 1000},
+		{"local", 19000, 1000},
+	} {
+		n := tt.campers
+		b.Run(fmt.Sprintf("%s/campers=%d", tt.name, n), func(b *testing.B) {
+			c := New[*benchConn](Config{IDs: ids})
+			conns := make([]*benchConn, n)
+			checkin := make([]*protocol.Request, n)
+			for i := range n {
+				conns[i] = &benchConn{n: i}
+				checkin[i] = parseRequest(b, "checkin "+ids.Format(protocol.CampID(i+1)))
+				if res := c.Handle(conns[i], checkin[i], t0); res.Change.Kind != ChangeCheckin {
+					b.Fatalf("checkin %d: %s", i, res.Reply)
+				}
+			}
+			checkout := parseRequest(b, "checkout")
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				// A stride that is prime to the window visits every camper
+				// in it, so the freed seat is in a different group each time.
+				k := i * 7919 % tt.window
+				i++
+				if res := c.Handle(conns[k], checkout, t0); !res.Close {
+					b.Fatalf("checkout %d: %s", k, res.Reply)
+				}
+				if res := c.Handle(conns[k], checkin[k], t0); res.Change.Kind != ChangeCheckin {
+					b.Fatalf("checkin %d: %s", k, res.Reply)
+				}
+			}
+			if c.Len() != n || c.Groups() != n/GroupSize {
+				b.Fatalf("Len, Groups = %d, %d; want %d, %d", c.Len(), c.Groups(), n, n/GroupSize)
+			}
+		})
+	}
+}
