@@ -67,7 +67,11 @@ func (h *challenge) traffic(c *conn, now time.Time) {
 			used = len(buf) // nothing after checkout is read
 		}
 	}
-	_, _ = c.gc.Discard(used)
+	// gnet's Discard(0) discards everything buffered, so a partial frame
+	// must not be discarded at all.
+	if used > 0 {
+		_, _ = c.gc.Discard(used)
+	}
 }
 
 // deliver queues a result's reply and events, and logs what changed.
