@@ -75,11 +75,11 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 	rep.CheckedIn = int(rep.Delivered)
 	rep.ConnectTime = cfg.Duration.Seconds()
 	rep.CheckinTime = rep.ConnectTime
-	rep.ConnectRate = rate(rep.Delivered, cfg.Duration)
-	rep.CheckinRate = rep.ConnectRate
+	rep.ConnectRate = rate(int64(rep.Connected), cfg.Duration)
+	rep.CheckinRate = rate(rep.Delivered, cfg.Duration)
 	rep.Sent = rep.Delivered
-	rep.OfferedRate = rep.ConnectRate
-	rep.DeliveredRate = rep.ConnectRate
+	rep.OfferedRate = rep.CheckinRate
+	rep.DeliveredRate = rep.CheckinRate
 	rep.Latency = Summarize(r.lat.Merged())
 	rep.Server = srv.figures(before, before, startSample, end, 0, rep.Delivered)
 	rep.Notes = append(rep.Notes, "checkin: delivered counts connect-checkin-checkout cycles; latency is the whole cycle")
@@ -122,7 +122,9 @@ func (r *run) churner(ctx context.Context, w int, sendEnd int64, stop <-chan str
 			}
 			continue
 		}
-		dials.Add(1)
+		if r.inWindow(t0) {
+			dials.Add(1)
+		}
 		ok := r.cycle(c, checkin, checkout)
 		c.Close()
 		if ok && r.inWindow(t0) {
