@@ -3,6 +3,7 @@ package groups
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"campfire/protocol"
 )
@@ -17,6 +18,7 @@ type fanout struct {
 	conns []*benchConn
 	start *protocol.Request // peersession, sent by conns[0]
 	msg   *protocol.Request // message, sent by conns[1]
+	now   time.Time
 }
 
 func newFanout(tb testing.TB) *fanout {
@@ -25,23 +27,24 @@ func newFanout(tb testing.TB) *fanout {
 		c:     New[*benchConn](Config{}),
 		start: parseRequest(tb, fmt.Sprintf("peersession %d", protocol.MaxPeerSession)),
 		msg:   parseRequest(tb, "message hello, campers"),
+		now:   t0(),
 	}
 	for i := range GroupSize {
 		p := &benchConn{n: i}
 		f.conns = append(f.conns, p)
-		f.c.Handle(p, parseRequest(tb, fmt.Sprintf("checkin J%03d", i+1)), t0)
+		f.c.Handle(p, parseRequest(tb, fmt.Sprintf("checkin J%03d", i+1)), f.now)
 	}
-	f.c.Handle(f.conns[0], f.start, t0)
+	f.c.Handle(f.conns[0], f.start, f.now)
 	return f
 }
 
 // send sends one message and restarts the session when the message ended
 // it; it reports the number of deliveries of the message itself.
 func (f *fanout) send() int {
-	res := f.c.Handle(f.conns[1], f.msg, t0)
+	res := f.c.Handle(f.conns[1], f.msg, f.now)
 	n := len(res.Deliveries)
 	if n != GroupSize-1 {
-		f.c.Handle(f.conns[0], f.start, t0)
+		f.c.Handle(f.conns[0], f.start, f.now)
 	}
 	return n
 }
@@ -64,7 +67,7 @@ func TestMessageFanoutAllocs(t *testing.T) {
 // appending to one cannot overwrite the next.
 func TestBroadcastSharesFrame(t *testing.T) {
 	f := newFanout(t)
-	res := f.c.Handle(f.conns[1], f.msg, t0)
+	res := f.c.Handle(f.conns[1], f.msg, f.now)
 	if len(res.Deliveries) != GroupSize-1 {
 		t.Fatalf("got %d deliveries, want %d", len(res.Deliveries), GroupSize-1)
 	}
@@ -134,12 +137,13 @@ func BenchmarkCheckinCheckout(b *testing.B) {
 		n := tt.campers
 		b.Run(fmt.Sprintf("%s/campers=%d", tt.name, n), func(b *testing.B) {
 			c := New[*benchConn](Config{IDs: ids})
+			now := t0()
 			conns := make([]*benchConn, n)
 			checkin := make([]*protocol.Request, n)
 			for i := range n {
 				conns[i] = &benchConn{n: i}
 				checkin[i] = parseRequest(b, "checkin "+ids.Format(protocol.CampID(i+1)))
-				if res := c.Handle(conns[i], checkin[i], t0); res.Change.Kind != ChangeCheckin {
+				if res := c.Handle(conns[i], checkin[i], now); res.Change.Kind != ChangeCheckin {
 					b.Fatalf("checkin %d: %s", i, res.Reply)
 				}
 			}
@@ -151,10 +155,10 @@ func BenchmarkCheckinCheckout(b *testing.B) {
 				// in it, so the freed seat is in a different group each time.
 				k := i * 7919 % tt.window
 				i++
-				if res := c.Handle(conns[k], checkout, t0); !res.Close {
+				if res := c.Handle(conns[k], checkout, now); !res.Close {
 					b.Fatalf("checkout %d: %s", k, res.Reply)
 				}
-				if res := c.Handle(conns[k], checkin[k], t0); res.Change.Kind != ChangeCheckin {
+				if res := c.Handle(conns[k], checkin[k], now); res.Change.Kind != ChangeCheckin {
 					b.Fatalf("checkin %d: %s", k, res.Reply)
 				}
 			}

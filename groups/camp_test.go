@@ -222,7 +222,7 @@ func TestLeave(t *testing.T) {
 
 	t.Run("empty result", func(t *testing.T) {
 		c := New[int](Config{})
-		res := c.Leave(1, t0)
+		res := c.Leave(1, t0())
 		if res.Reply != nil || res.Close || res.Deliveries != nil || res.Change != (Change{}) {
 			t.Errorf("Leave of a stranger = %+v, want the zero Result", res)
 		}
@@ -645,7 +645,7 @@ func TestErrorBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			c := New[int](Config{})
-			res := c.Handle(1, parseRequest(t, tt.give), t0)
+			res := c.Handle(1, parseRequest(t, tt.give), t0())
 			want := "CAMP/1.0 " + render(t, res.Reply)[:3] + " " + protocol.Reason(mustStatus(t, res.Reply)) +
 				"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + fmt.Sprint(len(tt.want)) + "\r\n\r\n" + tt.want + "\r\n"
 			if string(res.Reply) != want {

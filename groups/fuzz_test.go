@@ -10,29 +10,28 @@ import (
 	"campfire/protocol"
 )
 
-// fuzzIDs is a small id range, J1-J9, so that random operations collide.
-var fuzzIDs = protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
-
 // fuzzConns is how many connections the fuzz test plays with.
 const fuzzConns = 6
 
-// garbage is requests that must each be refused, one way or another.
-var garbage = []string{
-	"dance",
-	"checkin",
-	"checkin J10",
-	"peersession x",
-	"peersession 0",
-	"message",
-	"direct J1",
-	"direct to",
-	"checkout now",
-	"mission day",
-	"complete please",
-	"PING CAMP/1.0\r\nId: a b\r\n\r\n",
-	"CHECKIN J1 CAMP/1.0\r\nId: \x7f\r\n\r\n",
-	"MESSAGE hi CAMP/1.0\r\nContent-Length: 2\r\n\r\nhi",
-	"CAMP/1.0",
+// garbage returns requests that must each be refused, one way or another.
+func garbage() []string {
+	return []string{
+		"dance",
+		"checkin",
+		"checkin J10",
+		"peersession x",
+		"peersession 0",
+		"message",
+		"direct J1",
+		"direct to",
+		"checkout now",
+		"mission day",
+		"complete please",
+		"PING CAMP/1.0\r\nId: a b\r\n\r\n",
+		"CHECKIN J1 CAMP/1.0\r\nId: \x7f\r\n\r\n",
+		"MESSAGE hi CAMP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+		"CAMP/1.0",
+	}
 }
 
 // FuzzCamp decodes its input into a sequence of operations (two bytes
@@ -47,8 +46,10 @@ func FuzzCamp(f *testing.F) {
 		if len(data)%2 == 1 {
 			maxCampers, data = int(data[0]%8), data[1:]
 		}
-		c := New[int](Config{IDs: fuzzIDs, MaxCampers: maxCampers})
-		now := t0
+		// A small id range, J1-J9, makes random operations collide.
+		ids := protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
+		c := New[int](Config{IDs: ids, MaxCampers: maxCampers})
+		now := t0()
 		for i := 0; i+1 < len(data); i += 2 {
 			op, a := int(data[i]%11), data[i+1]
 			p := int(a % fuzzConns)
@@ -125,7 +126,8 @@ func fuzzRequest(op, arg int) string {
 	case 7:
 		return fmt.Sprintf("mission %d", arg%23-1)
 	case 8:
-		return garbage[arg%len(garbage)]
+		g := garbage()
+		return g[arg%len(g)]
 	default:
 		if arg%2 == 0 {
 			return "ping"

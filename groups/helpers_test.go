@@ -12,7 +12,7 @@ import (
 )
 
 // t0 is the time the tests start their camps at.
-var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+func t0() time.Time { return time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC) }
 
 // parseRequest parses raw, one request in short form (without its line
 // end) or whole full form, as the server would. The request's slices point
@@ -101,10 +101,10 @@ type step struct {
 func run(t *testing.T, cfg Config, steps []step) *Camp[int] {
 	t.Helper()
 	c := New[int](cfg)
-	now := t0
+	now := t0()
 	for i, s := range steps {
 		if s.at != 0 {
-			now = t0.Add(s.at)
+			now = t0().Add(s.at)
 		}
 		if s.do != nil {
 			s.do(c)
