@@ -131,6 +131,11 @@ type Parser struct {
 // answers with StatusOf(err) and closes. Parse never reads past len(buf) and
 // never returns n > len(buf).
 func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
+	if int(p.scan) > len(buf) {
+		// The caller broke the contract and gave fewer bytes than last
+		// time; start the frame over rather than index out of range.
+		p.reset()
+	}
 	for {
 		if p.phase == phaseBody {
 			end := int(p.headEnd) + int(p.length)

@@ -625,3 +625,18 @@ func TestMethodString(t *testing.T) {
 		})
 	}
 }
+
+// TestParseShorterBuffer checks that a caller that gives the parser fewer
+// bytes than last time gets a fresh parse, not a panic.
+func TestParseShorterBuffer(t *testing.T) {
+	var p protocol.Parser
+	var f protocol.Frame
+	long := []byte("MESSAGE CAMP/1.0\r\nContent-Length: 5\r\n\r\nhel")
+	if n, ok, err := p.Parse(long, &f); n != 0 || ok || err != nil {
+		t.Fatalf("Parse(partial) = %d, %v, %v; want need more", n, ok, err)
+	}
+	n, ok, err := p.Parse([]byte("ping\r\n"), &f)
+	if err != nil || !ok || n != 6 || string(f.Start) != "ping" {
+		t.Fatalf("Parse(shorter) = %d, %v, %v, %q; want the ping frame", n, ok, err, f.Start)
+	}
+}
