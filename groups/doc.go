@@ -28,9 +28,8 @@
 //     seconds with three decimals; a clock that went back gives 0.000.
 //   - A camper who is not the host may leave during a session; it goes on.
 //     The host leaving ends it: the rest get COMPLETE (Reason: host-left),
-//     then LEFT. A checkout reply goes out before the connection closes;
-//     requests a server still passes on for that connection find it checked
-//     out (401).
+//     then LEFT. After a checkout, any request the server still passes on
+//     for that connection is handled as from one that never checked in.
 //   - peersession while a session runs is 409 even for its host; complete
 //     with no session is 409 and, with one, 403 for anyone but the host.
 //   - Draining refuses check-ins only; campers already in carry on.
