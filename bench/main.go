@@ -56,6 +56,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	pid := fs.Int("server-pid", 0, "sample this `PID`'s RSS and CPU from /proc")
 	jsonFile := fs.String("json", "", "also write every figure as JSON to `FILE`")
 	baseline := fs.Bool("serve-baseline", false, "run the conventional baseline server instead of the harness")
+	compare := fs.String("compare", "", "instead of a run, compare two -json reports: `OURS=FILE,THEIRS=FILE`; exit 3 if a goal is missed")
 	bcfg := DefaultBaselineConfig()
 	fs.IntVar(&bcfg.MaxPending, "max-pending", bcfg.MaxPending, "baseline: `bytes` waiting for one connection before it is dropped")
 	fs.IntVar(&bcfg.MaxConns, "max-conns", bcfg.MaxConns, "baseline: connection cap, 503 above it")
@@ -73,6 +74,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *compare != "" {
+		return compareFiles(*compare, stdout, stderr)
+	}
 	if *baseline {
 		bcfg.Addr, bcfg.IDs = *addr, ids
 		return serveBaseline(ctx, bcfg, stderr)
@@ -114,6 +118,31 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "campfire bench: %v\n", err)
 			return 1
 		}
+	}
+	return 0
+}
+
+// compareFiles prints the comparison of two saved reports.
+func compareFiles(spec string, stdout, stderr io.Writer) int {
+	names, files, err := parseCompare(spec)
+	if err != nil {
+		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
+		return 2
+	}
+	var reps [2]*Report
+	for i, f := range files {
+		if reps[i], err = LoadReport(f); err != nil {
+			fmt.Fprintf(stderr, "campfire bench: %v\n", err)
+			return 1
+		}
+	}
+	met, err := Compare(stdout, names[0], reps[0], names[1], reps[1])
+	if err != nil {
+		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
+		return 1
+	}
+	if !met {
+		return 3
 	}
 	return 0
 }
