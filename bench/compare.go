@@ -64,6 +64,8 @@ func Compare(w io.Writer, oursName string, ours *Report, theirsName string, thei
 	row("server RSS at end MiB", mib(ourSrv.RSSEnd), mib(theirSrv.RSSEnd), "%.1f")
 	row("server RSS / conn bytes", ourSrv.RSSPerConn, theirSrv.RSSPerConn, "%.0f")
 	row("server CPU s in window", ourSrv.CPU, theirSrv.CPU, "%.2f")
+	row("server CPU user s", ourSrv.CPUUser, theirSrv.CPUUser, "%.2f")
+	row("server CPU system s", ourSrv.CPU-ourSrv.CPUUser, theirSrv.CPU-theirSrv.CPUUser, "%.2f")
 	row("server CPU µs / delivered msg", ourSrv.CPUPerMsg, theirSrv.CPUPerMsg, "%.2f")
 	if err := tw.Flush(); err != nil {
 		return false, err

@@ -15,8 +15,9 @@ const clockTick = 10 * time.Millisecond
 
 // ProcSample is a process's resident memory and CPU time at one moment.
 type ProcSample struct {
-	RSS int64         // bytes
-	CPU time.Duration // user + system
+	RSS  int64         // bytes
+	CPU  time.Duration // user + system
+	User time.Duration // of which in user space
 }
 
 // SampleProc reads pid's RSS from /proc/PID/status and its CPU time from
@@ -34,11 +35,11 @@ func SampleProc(pid int) (ProcSample, error) {
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("sample server %d: %w", pid, err)
 	}
-	cpu, err := parseCPU(stat)
+	user, sys, err := parseCPU(stat)
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("sample server %d: %w", pid, err)
 	}
-	return ProcSample{RSS: rss, CPU: cpu}, nil
+	return ProcSample{RSS: rss, CPU: user + sys, User: user}, nil
 }
 
 // parseRSS finds "VmRSS:   1234 kB" in the text of /proc/PID/status.
@@ -61,25 +62,25 @@ func parseRSS(status []byte) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS line")
 }
 
-// parseCPU returns utime + stime from the text of /proc/PID/stat. The
+// parseCPU returns utime and stime from the text of /proc/PID/stat. The
 // command name (field 2) may hold spaces and parentheses, so the fields are
 // counted from the last ')'.
-func parseCPU(stat []byte) (time.Duration, error) {
+func parseCPU(stat []byte) (user, sys time.Duration, err error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("bad stat %q", snippetOf(stat))
+		return 0, 0, fmt.Errorf("bad stat %q", snippetOf(stat))
 	}
 	// After the command come state (field 3) ... utime (14) and stime (15).
 	fields := bytes.Fields(stat[i+1:])
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("bad stat %q", snippetOf(stat))
+		return 0, 0, fmt.Errorf("bad stat %q", snippetOf(stat))
 	}
 	utime, err1 := strconv.ParseInt(string(fields[11]), 10, 64)
 	stime, err2 := strconv.ParseInt(string(fields[12]), 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bad stat times %q %q", fields[11], fields[12])
+		return 0, 0, fmt.Errorf("bad stat times %q %q", fields[11], fields[12])
 	}
-	return time.Duration(utime+stime) * clockTick, nil
+	return time.Duration(utime) * clockTick, time.Duration(stime) * clockTick, nil
 }
 
 func snippetOf(b []byte) []byte {

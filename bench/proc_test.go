@@ -32,18 +32,18 @@ func TestParseCPU(t *testing.T) {
 	tests := []struct {
 		name    string
 		give    string
-		want    time.Duration
+		want    [2]time.Duration // user, system
 		wantErr bool
 	}{
 		{
 			name: "plain",
 			give: "4242 (campfire) S 1 4242 4242 0 -1 4194560 900 0 0 0 150 25 0 0 20 0 9 0 1000 1000000 300 18446744073709551615",
-			want: 175 * clockTick,
+			want: [2]time.Duration{150 * clockTick, 25 * clockTick},
 		},
 		{
 			name: "a command with spaces and parentheses",
 			give: "7 (a b) c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 6 7",
-			want: 7 * clockTick,
+			want: [2]time.Duration{3 * clockTick, 4 * clockTick},
 		},
 		{name: "truncated", give: "7 (x) R 1 2 3", wantErr: true},
 		{name: "no command", give: "7 x R", wantErr: true},
@@ -51,8 +51,8 @@ func TestParseCPU(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseCPU([]byte(tt.give))
-			if (err != nil) != tt.wantErr || got != tt.want {
+			user, sys, err := parseCPU([]byte(tt.give))
+			if got := [2]time.Duration{user, sys}; (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("parseCPU = %v, %v; want %v, error %v", got, err, tt.want, tt.wantErr)
 			}
 		})

@@ -122,6 +122,7 @@ type ServerFigures struct {
 	RSSEnd       int64   `json:"rss_end"`
 	RSSPerConn   float64 `json:"rss_per_conn"`
 	CPU          float64 `json:"cpu_s"`
+	CPUUser      float64 `json:"cpu_user_s"`
 	CPUPerMsg    float64 `json:"cpu_us_per_msg"`
 }
 
@@ -153,7 +154,7 @@ func (r *Report) rows() []row {
 		rows = append(rows,
 			row{"server rss", f("pid %d: %d before, %d checked in, %d at end", s.PID, s.RSSBefore, s.RSSCheckedIn, s.RSSEnd)},
 			row{"server rss/conn", f("%.0f bytes", s.RSSPerConn)},
-			row{"server cpu", f("%.2fs = %.2fµs per delivered message", s.CPU, s.CPUPerMsg)},
+			row{"server cpu", f("%.2fs (%.2fs user, %.2fs system) = %.2fµs per delivered message", s.CPU, s.CPUUser, s.CPU-s.CPUUser, s.CPUPerMsg)},
 		)
 	}
 	for _, n := range r.Notes {

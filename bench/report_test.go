@@ -22,7 +22,7 @@ func fullReport() *Report {
 		Errors:  map[string]int64{"dial": 1, "closed": 2},
 		Server: &ServerFigures{
 			PID: 4242, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
-			RSSPerConn: 800.7, CPU: 12.75, CPUPerMsg: 10.69,
+			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69,
 		},
 		Notes: []string{"offered 19876/s of requested 20000/s"},
 	}
@@ -43,7 +43,7 @@ func TestReportTable(t *testing.T) {
 		"n=1192559", "mean=123.5µs", "p50=101µs", "p90=202µs", "p99=303µs", "p99.9=404µs", "max=505µs",
 		"closed=2 dial=1",
 		"pid 4242", "7000000 before", "15000000 checked in", "16000000 at end",
-		"801 bytes", "12.75s = 10.69µs per delivered message",
+		"801 bytes", "12.75s (2.50s user, 10.25s system) = 10.69µs per delivered message",
 		"note", "offered 19876/s of requested 20000/s",
 	} {
 		if !strings.Contains(table, want) {

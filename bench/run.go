@@ -213,6 +213,7 @@ func (s *sampler) figures(before, checkedIn, winStart, end ProcSample, conns int
 	}
 	cpu := end.CPU - winStart.CPU
 	f.CPU = cpu.Seconds()
+	f.CPUUser = (end.User - winStart.User).Seconds()
 	if delivered > 0 {
 		f.CPUPerMsg = float64(cpu.Microseconds()) / float64(delivered)
 	}
