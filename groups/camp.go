@@ -68,8 +68,8 @@ type Result[P comparable] struct {
 // camper is one checked-in camper.
 type camper[P comparable] struct {
 	conn  P
-	group int // 1-based group number
-	since time.Time
+	since int64 // check-in time, unix nanoseconds (smaller than a time.Time)
+	group int32 // 1-based group number
 }
 
 // group is one group of campers. A group with n == 0 does not exist.
@@ -195,7 +195,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.checkin(p, cmd.ID, now)
 	case protocol.MethodCheckout:
 		c.status(protocol.StatusOK)
-		c.out = appendActive(c.out, now.Sub(c.byID[me].since))
+		c.out = appendActive(c.out, time.Duration(now.UnixNano()-c.byID[me].since))
 		c.endReply(nil)
 		c.close = true
 		c.checkout(me)
@@ -249,7 +249,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 	case GroupSize:
 		c.seats.remove(num)
 	}
-	c.byID[id] = camper[P]{conn: p, group: num, since: now}
+	c.byID[id] = camper[P]{conn: p, group: int32(num), since: now.UnixNano()}
 	c.byConn[p] = id
 
 	c.status(protocol.StatusOK)
@@ -280,7 +280,7 @@ func (c *Camp[P]) seat() int {
 // its group gets COMPLETE (Reason: host-left), then everyone left gets LEFT.
 func (c *Camp[P]) checkout(id protocol.CampID) {
 	cm := c.byID[id]
-	num := cm.group
+	num := int(cm.group)
 	g := &c.groups[num-1]
 	i := 0
 	for g.ids[i] != id {
@@ -326,7 +326,7 @@ func (c *Camp[P]) mission(day int) {
 
 // peerSession starts a session of max messages in me's group.
 func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
-	num := c.byID[me].group
+	num := int(c.byID[me].group)
 	g := &c.groups[num-1]
 	if g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("a peer session started by %s already runs in group %d", c.ids.Format(g.host), num))
@@ -346,7 +346,7 @@ func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
 
 // complete ends the session me started.
 func (c *Camp[P]) complete(me protocol.CampID) {
-	num := c.byID[me].group
+	num := int(c.byID[me].group)
 	g := &c.groups[num-1]
 	if !g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("no peer session runs in group %d", num))
@@ -364,7 +364,7 @@ func (c *Camp[P]) complete(me protocol.CampID) {
 // message counts one message of the session in me's group and sends it to
 // the others; the last one the session accepts ends it.
 func (c *Camp[P]) message(me protocol.CampID, text []byte) {
-	num := c.byID[me].group
+	num := int(c.byID[me].group)
 	g := &c.groups[num-1]
 	if !g.session {
 		c.fail(protocol.StatusConflict, "no peer session runs in group "+strconv.Itoa(num)+"; the message was not delivered")

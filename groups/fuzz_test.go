@@ -209,7 +209,7 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 			}
 			seen[id] = num
 			cm, ok := c.byID[id]
-			if !ok || cm.group != num || cm.conn != g.conns[j] {
+			if !ok || int(cm.group) != num || cm.conn != g.conns[j] {
 				fail("group %d lists %d on c%d, camper record %+v", num, id, g.conns[j], cm)
 			}
 		}

@@ -49,7 +49,7 @@ type reactor struct {
 	lingering connList // stateLinger, by when lingering began
 	dirty     []*conn  // conns with queued output, flushed after each event
 	flushing  bool
-	spare     [][]byte // flushed output buffers kept for reuse
+	spare     []*[]byte // flushed output buffers kept for reuse
 
 	// Shared with other goroutines.
 	stopping  atomic.Bool // Engine.Stop has begun (OnShutdown runs off the loop)
@@ -203,7 +203,7 @@ func (r *reactor) queue(c *conn, frame []byte) {
 	if c.out == nil {
 		c.out = r.buffer()
 	}
-	c.out = append(c.out, frame...)
+	*c.out = append(*c.out, frame...)
 	if !c.dirty {
 		c.dirty = true
 		r.dirty = append(r.dirty, c)
@@ -227,7 +227,7 @@ func (r *reactor) flush() {
 		out := c.out
 		c.out = nil
 		if c.state <= stateLinger {
-			_, _ = c.gc.Write(out)
+			_, _ = c.gc.Write(*out)
 		}
 		r.recycle(out)
 		if c.state > stateLinger {
@@ -297,17 +297,19 @@ const (
 	spareCapLimit = 64 << 10
 )
 
-func (r *reactor) buffer() []byte {
+func (r *reactor) buffer() *[]byte {
 	if n := len(r.spare); n > 0 {
 		b := r.spare[n-1]
 		r.spare = r.spare[:n-1]
 		return b
 	}
-	return make([]byte, 0, 512)
+	b := make([]byte, 0, 512)
+	return &b
 }
 
-func (r *reactor) recycle(b []byte) {
-	if cap(b) <= spareCapLimit && len(r.spare) < spareBuffers {
-		r.spare = append(r.spare, b[:0])
+func (r *reactor) recycle(b *[]byte) {
+	if cap(*b) <= spareCapLimit && len(r.spare) < spareBuffers {
+		*b = (*b)[:0]
+		r.spare = append(r.spare, b)
 	}
 }
