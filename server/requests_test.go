@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -766,4 +767,33 @@ func TestIDHeader(t *testing.T) {
 	}
 	c.t = t
 	c.ping()
+}
+
+// TestWire pins the bytes on the wire for one short session: CRLF line ends,
+// canonical header names, upper-case ids, and the CRLF that follows every
+// body. Header order is the server's choice; the rest is the contract.
+func TestWire(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	c := dial(t, s.Addr())
+	c.send("CHECKIN j001 CAMP/1.0\r\nid: 7\r\n\r\nmission 4\r\npeersession 1\r\nmessage hi\r\nmission 5\r\ncheckout\r\n")
+	if err := c.conn.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c.conn)
+	if err != nil {
+		t.Fatalf("reading the session: %v (got %q)", err, got)
+	}
+	want := regexp.MustCompile(`^` + regexp.QuoteMeta(
+		"CAMP/1.0 200 OK\r\nId: 7\r\nGroup: 1\r\n\r\n"+
+			"CAMP/1.0 200 OK\r\nDay: 4\r\nContent-Length: 11\r\n\r\nHeap, Stack\r\n"+
+			"CAMP/1.0 200 OK\r\nMax-Count: 1\r\n\r\n"+
+			"PEERSESSION J001 CAMP/1.0\r\nGroup: 1\r\nMax-Count: 1\r\n\r\n"+
+			"CAMP/1.0 200 OK\r\nRemaining: 0\r\n\r\n"+
+			"COMPLETE J001 CAMP/1.0\r\nGroup: 1\r\nReason: limit\r\n\r\n"+
+			"CAMP/1.0 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n\r\nno mission for day 5\r\n"+
+			"CAMP/1.0 200 OK\r\nActive: ") + `\d+\.\d{3}\r\n\r\n$`)
+	if !want.Match(got) {
+		t.Errorf("wire bytes:\n%q\nwant them to match\n%s", got, want)
+	}
 }
