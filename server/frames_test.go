@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +280,62 @@ func TestTelnet(t *testing.T) {
 		t.Errorf("checkout without Active: %s", f)
 	}
 	c.expectEOF()
+}
+
+// TestGarbage feeds connections random bytes, and random bytes that look
+// like frames, while a camper in a session keeps working: the server must
+// answer or close each of them without disturbing the camper.
+func TestGarbage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	watch := group(t, s.Addr(), 2)
+	watch[0].do("peersession 1000\r\n", protocol.StatusOK)
+	for _, c := range watch {
+		c.expectGroupEvent("PEERSESSION", "J001", 1)
+	}
+	pieces := []string{
+		"CAMP/1.0", " ", "\r\n", "\n", "\r", ":", "Content-Length: ", "Id: ", "9", "0", "-",
+		"checkin ", "J0", "message ", "peersession ", "direct ", "\x00", "\xff", "day", "=",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		var b strings.Builder
+		for b.Len() < 2000+rng.IntN(6000) {
+			if rng.IntN(3) == 0 {
+				b.WriteByte(byte(rng.IntN(256)))
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		c := dial(t, s.Addr())
+		c.send(b.String())
+		if err := c.conn.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		// Whatever the server answered, it must end the connection.
+		if err := c.conn.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, c.conn); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("garbage connection %d still open after its input ended", i)
+		}
+		f := watch[0].do("message still here\r\n", protocol.StatusOK)
+		if got := f.header("Remaining"); got != fmt.Sprint(1000-i-1) {
+			t.Fatalf("Remaining = %q, want %d", got, 1000-i-1)
+		}
+	}
+	// The watcher heard its peer's every message and nothing else. A
+	// garbage connection may have checked someone into group 1 by chance,
+	// so events other than MESSAGE are skipped.
+	for got := 0; got < 40; {
+		f := watch[1].next()
+		if name, arg := f.event(); name == "MESSAGE" {
+			if arg != "J001" || f.Body != "still here" {
+				t.Fatalf("J002: %s", f)
+			}
+			got++
+		}
+	}
+	watch[1].send("ping\r\n")
+	watch[1].skipToStatus(protocol.StatusOK)
 }
