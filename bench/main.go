@@ -119,6 +119,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if rep.Delivered == 0 {
+		fmt.Fprintln(stderr, "campfire bench: nothing was delivered")
+		return 1
+	}
 	return 0
 }
 
