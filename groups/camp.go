@@ -173,7 +173,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		return
 	}
 	if req.Method == 0 {
-		c.fail(protocol.StatusNotImplemented, protocol.Help)
+		c.fail(protocol.StatusNotImplemented, "unknown request "+strconv.Quote(string(req.Name))+"; known requests: "+protocol.Known)
 		return
 	}
 	me, in := c.byConn[p]

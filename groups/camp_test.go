@@ -498,7 +498,9 @@ func TestPingHelp(t *testing.T) {
 }
 
 func TestOrderOfChecks(t *testing.T) {
-	notImplemented := "501 " + fmt.Sprintf("%q", protocol.Help)
+	notImplemented := func(name string) string {
+		return "501 " + fmt.Sprintf("%q", "unknown request \""+name+"\"; known requests: "+protocol.Known)
+	}
 	unauthorized := `401 "check in first, e.g. checkin J001"`
 	draining := func(c *Camp[int]) { c.SetDraining(true) }
 	scripts{
@@ -507,8 +509,8 @@ func TestOrderOfChecks(t *testing.T) {
 			{conn: 1, send: "MISSION 4 CAMP/1.0\r\nId: " + strings.Repeat("x", 65) + "\r\n\r\n", want: []string{`400 "bad Id header: want 1 to 64 visible ASCII characters"`}},
 		}},
 		{"501 before 401", []step{
-			{conn: 1, send: "dance", want: []string{notImplemented}},
-			{conn: 1, send: "DANCE wildly CAMP/1.0\r\nId: 9\r\n\r\n", want: []string{"501 Id: 9 " + fmt.Sprintf("%q", protocol.Help)}},
+			{conn: 1, send: "dance", want: []string{notImplemented("dance")}},
+			{conn: 1, send: "DANCE wildly CAMP/1.0\r\nId: 9\r\n\r\n", want: []string{"501 Id: 9 " + fmt.Sprintf("%q", `unknown request "DANCE"; known requests: `+protocol.Known)}},
 		}},
 		{"401 before 400", []step{
 			{conn: 1, send: "mission four", want: []string{unauthorized}},

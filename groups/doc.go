@@ -21,8 +21,8 @@
 //     (the Id is not echoed), then 501, 401, 400 for arguments, and last the
 //     state of the camp. For checkin, 409 (connection or id already checked
 //     in) comes before 503 (full or draining).
-//   - A 501 answers with the request list (protocol.Help) as its text/plain
-//     body; every other error body is one line.
+//   - A 501's one-line body quotes the unknown request and names the known
+//     ones (protocol.Known); help answers 200 with the full list.
 //   - direct to yourself is allowed: you get 200, then your own DIRECT.
 //   - Active is the time since check-in truncated to the millisecond, as
 //     seconds with three decimals; a clock that went back gives 0.000.

@@ -80,6 +80,9 @@ const (
 	ReasonHostLeft = "host-left"
 )
 
+// Known names every request, for the one-line body of a 501.
+const Known = "checkin, checkout, mission, peersession, complete, message, direct, ping, help"
+
 // Help is the body of the response to help and of a 501.
 const Help = `requests (case-insensitive; full form: end the line with CAMP/1.0, add headers and a body):
   checkin ID            check in, e.g. checkin J004

@@ -27,7 +27,7 @@ type challenge struct {
 func newChallenge(cfg Config, log *zap.Logger) *challenge {
 	h := &challenge{
 		log:     log,
-		camp:    groups.New[*conn](groups.Config{IDs: cfg.IDs}),
+		camp:    groups.New[*conn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
 		ids:     cfg.IDs,
 		maxBody: cfg.MaxBody,
 	}

@@ -56,6 +56,7 @@ func command(name string, args []string, stdout, stderr io.Writer, challenge boo
 		fs.StringVar(&cfg.EchoAddr, "echo-addr", "", "also run the echo service on `HOST:PORT`")
 		fs.BoolVar(&cfg.KeepOpen, "echo-keep-open", false, "with -echo-addr: keep echoing instead of closing after the first echo")
 		fs.Var(idsFlag{&cfg.IDs}, "ids", "range of valid camp ids, e.g. J00001-J50000")
+		fs.IntVar(&cfg.MaxCampers, "max-campers", 0, "campers checked in at once, 503 to checkin above it (0: no cap but the id range)")
 		fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest request body in `bytes` (413 above)")
 	} else {
 		fs.BoolVar(&cfg.KeepOpen, "keep-open", false, "keep echoing until the client leaves, instead of closing after the first echo")

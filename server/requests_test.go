@@ -120,6 +120,24 @@ func TestCheckin(t *testing.T) {
 		}
 	})
 
+	t.Run("503 past the camper cap", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t, func(cfg *server.Config) { cfg.MaxCampers = 1 })
+		a := dial(t, s.Addr())
+		a.checkin("J001")
+		b := dial(t, s.Addr())
+		f := b.do("checkin J002\r\n", protocol.StatusServiceUnavailable)
+		if f.Body == "" {
+			t.Errorf("503 without an explanation: %s", f)
+		}
+		// 409 is checked before 503: J001 is taken either way.
+		b.do("checkin J001\r\n", protocol.StatusConflict)
+		// The refused connection stays open and checks in once a seat frees.
+		a.do("checkout\r\n", protocol.StatusOK)
+		a.expectEOF()
+		b.checkin("J002")
+	})
+
 	t.Run("case-insensitive method and id", func(t *testing.T) {
 		t.Parallel()
 		s := startServer(t, nil)
@@ -182,8 +200,10 @@ func TestHelpAndUnknown(t *testing.T) {
 	}{
 		{name: "help", give: "help", want: protocol.StatusOK, wantBody: protocol.Help},
 		{name: "HELP", give: "HELP", want: protocol.StatusOK, wantBody: protocol.Help},
-		{name: "501 names the requests", give: "dance all night", want: protocol.StatusNotImplemented, wantBody: protocol.Help},
-		{name: "501 in full form", give: "DANCE CAMP/1.0\r\n", want: protocol.StatusNotImplemented, wantBody: protocol.Help},
+		{name: "501 names the requests", give: "dance all night", want: protocol.StatusNotImplemented,
+			wantBody: `unknown request "dance"; known requests: ` + protocol.Known},
+		{name: "501 in full form", give: "DANCE CAMP/1.0\r\n", want: protocol.StatusNotImplemented,
+			wantBody: `unknown request "DANCE"; known requests: ` + protocol.Known},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

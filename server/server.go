@@ -29,6 +29,9 @@ type Config struct {
 	KeepOpen bool
 	// IDs is the range of valid camp ids.
 	IDs protocol.IDRange
+	// MaxCampers caps how many campers may be checked in at once; past it
+	// checkin answers 503. 0 means no cap beyond the id range.
+	MaxCampers int
 	// MaxBody is the largest Content-Length accepted (413 above).
 	MaxBody int
 	// MaxPending is how many bytes of output may wait for a connection that
@@ -81,6 +84,8 @@ func (cfg *Config) validate(limit int) error {
 		return fmt.Errorf("grace %s: must be positive", cfg.Grace)
 	case cfg.MaxConns < 0:
 		return fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
+	case cfg.MaxCampers < 0:
+		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
 	case cfg.IDs.Digits == 0:
 		cfg.IDs = protocol.DefaultIDs
 	}
