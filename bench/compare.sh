@@ -76,7 +76,7 @@ wait_listening "$BASE_PORT" "$base_pid"
 
 run() { # NAME PORT PID
 	echo "== $1: $CONNS connections, groups of 4, $RATE msgs/s offered, $DURATION after $WARMUP warmup"
-	echo "load before the run:$(uptime | sed 's/.*load average//')"
+	echo "load average before the run$(uptime | sed 's/.*load average//')"
 	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" \
 		-size "$SIZE" -duration "$DURATION" -warmup "$WARMUP" -sources "$SOURCES" \
 		-server-pid "$3" -json "$OUT/$1.json"
