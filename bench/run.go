@@ -249,17 +249,13 @@ func (r *run) closeAll(conns []*net.TCPConn) {
 	}
 }
 
-// readErr counts a read error unless the run is tearing down.
+// readErr counts a read error unless the run is tearing down: the end of
+// the stream is the server closing on us, anything else a failed read.
 func (r *run) readErr(err error) {
-	if r.stopping.Load() {
-		return
-	}
-	var ne net.Error
 	switch {
+	case r.stopping.Load():
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		r.errs.add(ErrClosed)
-	case errors.As(err, &ne) && ne.Timeout():
-		r.errs.add(ErrRead)
 	default:
 		r.errs.add(ErrRead)
 	}
