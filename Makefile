@@ -31,6 +31,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# compare: the same peers load against campfire and the conventional
+# goroutine-per-connection server (bench/), side by side. Minutes, not for CI.
+compare: build
+	bash bench/compare.sh
+
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)
 	$(GO) tool cover -func=cover.out | tail -n 1
