@@ -15,8 +15,11 @@ run:
 build:
 	$(GO) build -o $(BIN) .
 
+# test runs every package, then the server suite again with two event loops,
+# where the camp is reached across loops.
 test: fmt-check vet
 	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 ./server -args -loops=2
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

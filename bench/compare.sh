@@ -6,7 +6,7 @@
 # root). Everything it starts is stopped on exit; load goes to loopback only.
 #
 # Knobs (environment): CONNS RATE DURATION WARMUP SIZE SOURCES IDS
-# CAMP_PORT BASE_PORT OUT. Exit status: 0 if both goals are met, 3 if not,
+# LOOPS (campfire's -loops) CAMP_PORT BASE_PORT OUT. Exit status: 0 if both goals are met, 3 if not,
 # anything else on failure.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ WARMUP=${WARMUP:-2s}
 SIZE=${SIZE:-64}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.40}
 IDS=${IDS:-J00001-J50000}
+LOOPS=${LOOPS:-1}
 CAMP_PORT=${CAMP_PORT:-24022}
 BASE_PORT=${BASE_PORT:-24023}
 OUT=${OUT:-bin/compare}
@@ -63,7 +64,7 @@ wait_listening() {
 	exit 1
 }
 
-"$BIN" serve -addr "127.0.0.1:$CAMP_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) \
+"$BIN" serve -addr "127.0.0.1:$CAMP_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) -loops "$LOOPS" \
 	-cpuprofile "$OUT/campfire.cpu" 2>"$OUT/campfire.log" &
 pids+=($!)
 camp_pid=$!
@@ -82,6 +83,7 @@ run() { # NAME PORT PID
 		-server-pid "$3" -json "$OUT/$1.json"
 	echo
 }
+echo "campfire runs with -loops $LOOPS"
 run campfire "$CAMP_PORT" "$camp_pid"
 run conventional "$BASE_PORT" "$base_pid"
 

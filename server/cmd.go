@@ -64,6 +64,7 @@ func command(name string, args []string, stdout, stderr io.Writer, challenge boo
 	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "`bytes` of unsent output a connection may have before it is closed as a slow consumer")
 	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "close a connection that sends nothing for this long")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops; with more than one the camp stays on the first")
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
 	level := zap.InfoLevel
 	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")

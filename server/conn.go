@@ -26,7 +26,7 @@ const (
 
 // conn is the per-connection context. It lives on the event loop and is
 // only touched there. It is kept small: an idle checked-in connection costs
-// this struct, gnet's own, and the camper in groups.
+// this struct (96 bytes), gnet's own, and the camper in groups.
 type conn struct {
 	gc     gnet.Conn
 	parser protocol.Parser
@@ -38,8 +38,15 @@ type conn struct {
 	prev  *conn // neighbours in the active or linger list
 	next  *conn
 	state uint8
-	dirty bool // queued in reactor.dirty
-	fin   bool // our write side is shut down
+	loop  uint8 // index of the owning loop in reactor.loops
+	dirty bool  // queued in loop.dirty
+	fin   bool  // our write side is shut down
+	// halted: the input could not be framed; it is discarded while the
+	// error reply travels through the camp's loop.
+	halted bool
+	// done is the camp owner's own record that the connection has had its
+	// last reply or has left; only the owner loop reads or writes it.
+	done bool
 }
 
 // connList is an intrusive doubly-linked list of conns ordered by seen:

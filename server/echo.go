@@ -43,21 +43,23 @@ func echoable(buffered int, keepOpen bool) int {
 	return buffered
 }
 
-func (e *echo) traffic(c *conn, now time.Time) {
+func (e *echo) traffic(l *loop, c *conn, now time.Time) {
 	n := echoable(c.gc.InboundBuffered(), e.keepOpen)
 	if n == 0 {
 		return
 	}
 	buf, _ := c.gc.Peek(n)
-	e.r.queue(c, buf)
+	l.queue(c, buf)
 	_, _ = c.gc.Discard(n)
 	if !e.keepOpen {
-		e.r.finish(c, now)
+		l.finish(c, now)
 		_, _ = c.gc.Discard(-1)
 	}
 }
 
-func (e *echo) gone(*conn, time.Time) {}
+func (e *echo) gone(*loop, *conn, time.Time) {}
 
-// shutdown sends nothing: the echo service has no frames.
-func (e *echo) shutdown(*conn) {}
+// drain sends nothing: the echo service has no frames.
+func (e *echo) drain(*loop, *conn) {}
+
+func (e *echo) endEvent(*loop) {}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -36,11 +37,16 @@ const waitFor = 5 * time.Second
 
 // startServer starts a challenge service on a free loopback port with
 // cfg's defaults changed by edit, and shuts it down when the test ends.
+// loops runs the whole suite with that many event loops; make test runs it
+// with 1 and with 2, the two ways the camp is reached.
+var loops = flag.Int("loops", 1, "gnet event loops of the servers the tests start")
+
 func startServer(t testing.TB, edit func(*server.Config)) *server.Server {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Grace = 2 * time.Second
+	cfg.Loops = *loops
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// MaxConns is the connection cap; past it new connections get 503.
 	// 0 means the open-file limit less a reserve.
 	MaxConns int
+	// Loops is the number of gnet event loops. With one, everything runs on
+	// it; with more, connections are spread over them and the camp stays on
+	// loop 0 (see forward.go).
+	Loops int
 	// Grace bounds the shutdown drain and how long a connection lingers
 	// after its last reply.
 	Grace time.Duration
@@ -53,6 +57,7 @@ const (
 	DefaultMaxPending = 4 << 20
 	DefaultIdle       = 10 * time.Minute
 	DefaultGrace      = 5 * time.Second
+	DefaultLoops      = 1
 	// fdReserve is kept free below the open-file limit for the listener,
 	// epoll, the log and connections refused with 503.
 	fdReserve = 256
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		MaxPending: DefaultMaxPending,
 		Idle:       DefaultIdle,
 		Grace:      DefaultGrace,
+		Loops:      DefaultLoops,
 	}
 }
 
@@ -84,6 +90,8 @@ func (cfg *Config) validate(limit int) error {
 		return fmt.Errorf("grace %s: must be positive", cfg.Grace)
 	case cfg.MaxConns < 0:
 		return fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
+	case cfg.Loops < 1 || cfg.Loops > maxLoops:
+		return fmt.Errorf("loops %d: want 1 to %d", cfg.Loops, maxLoops)
 	case cfg.MaxCampers < 0:
 		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
 	case cfg.IDs.Digits == 0:
@@ -120,14 +128,14 @@ func Start(cfg Config, log *zap.Logger) (*Server, error) {
 	h := newChallenge(cfg, log.Named("challenge"))
 	s := &Server{log: log, done: make(chan struct{})}
 	var err error
-	if s.main, err = startEngine(h.r, cfg.Addr, log); err != nil {
+	if s.main, err = startEngine(h.r, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
 	}
 	if cfg.EchoAddr != "" {
 		ecfg := cfg
 		ecfg.Addr = cfg.EchoAddr
 		e := newEcho(ecfg, log.Named("echo"))
-		if s.echo, err = startEngine(e.r, cfg.EchoAddr, log); err != nil {
+		if s.echo, err = startEngine(e.r, cfg.EchoAddr, cfg.Loops, log); err != nil {
 			_ = s.main.stop(context.Background())
 			return nil, err
 		}
@@ -149,7 +157,7 @@ func StartEcho(cfg Config, log *zap.Logger) (*Server, error) {
 	e := newEcho(cfg, log.Named("echo"))
 	s := &Server{log: log, done: make(chan struct{})}
 	var err error
-	if s.main, err = startEngine(e.r, cfg.Addr, log); err != nil {
+	if s.main, err = startEngine(e.r, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
 	}
 	log.Info("echo service listening", zap.String("addr", s.main.addr))
@@ -246,13 +254,12 @@ type engine struct {
 	err  error // what gnet.Run returned
 }
 
-func startEngine(r *reactor, addr string, log *zap.Logger) (*engine, error) {
+func startEngine(r *reactor, addr string, loops int, log *zap.Logger) (*engine, error) {
 	e := &engine{r: r, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		e.err = gnet.Run(r, "tcp://"+addr,
-			gnet.WithNumEventLoop(1),
-			gnet.WithMulticore(false),
+			gnet.WithNumEventLoop(loops),
 			gnet.WithReuseAddr(true),
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -286,11 +293,7 @@ func (e *engine) unexpected() error {
 func (e *engine) shutdown(ctx context.Context) error {
 	r := e.r
 	r.draining.Store(true)
-	if loop := r.loop.Load(); loop != nil {
-		if err := (*loop).Execute(ctx, gnet.RunnableFunc(r.drain)); err != nil {
-			r.closeDrainDone()
-		}
-	} else {
+	if err := r.forEachLoop(ctx, (*loop).drain); err != nil || r.conns.Load() == 0 {
 		r.closeDrainDone()
 	}
 	grace := time.NewTimer(r.linger)
