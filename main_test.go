@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		give       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "no command", give: nil, wantCode: 2, wantStderr: "usage: campfire <command>"},
+		{name: "help", give: []string{"help"}, wantCode: 0, wantStdout: "usage: campfire <command>"},
+		{name: "-h", give: []string{"-h"}, wantCode: 0, wantStdout: "serve    run the challenge server"},
+		{name: "unknown command", give: []string{"dance"}, wantCode: 2, wantStderr: `unknown command "dance"`},
+		{name: "serve -h", give: []string{"serve", "-h"}, wantCode: 0, wantStdout: "-max-pending"},
+		{name: "echo -h", give: []string{"echo", "-h"}, wantCode: 0, wantStdout: "-keep-open"},
+		{name: "serve bad flag", give: []string{"serve", "-loops", "0"}, wantCode: 2, wantStderr: "loops 0"},
+		{name: "client bad flag", give: []string{"client", "-nope"}, wantCode: 2, wantStderr: "-nope"},
+		{name: "bench bad scenario", give: []string{"bench", "-scenario", "nope"}, wantCode: 2, wantStderr: "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.give, strings.NewReader(""), &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("run(%q) = %d, want %d; stderr: %s", tt.give, code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("run(%q) stdout %q, want it to contain %q", tt.give, stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("run(%q) stderr %q, want it to contain %q", tt.give, stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
