@@ -18,25 +18,6 @@ import (
 	"campfire/protocol"
 )
 
-// idsFlag parses an id range flag in place.
-type idsFlag struct{ r *protocol.IDRange }
-
-func (f idsFlag) String() string {
-	if f.r == nil {
-		return ""
-	}
-	return f.r.String()
-}
-
-func (f idsFlag) Set(s string) error {
-	r, err := protocol.ParseIDRange(s)
-	if err != nil {
-		return err
-	}
-	*f.r = r
-	return nil
-}
-
 // Main runs "campfire bench": the load harness, or with -serve-baseline
 // the baseline server. It returns the process's exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -51,7 +32,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	warmup := fs.Duration("warmup", time.Second, "unmeasured sending before the window")
 	depth := fs.Int("depth", 1, "echo payloads in flight per connection")
 	ids, _ := protocol.ParseIDRange("J00001-J50000")
-	fs.Var(idsFlag{&ids}, "ids", "camp id `RANGE`; must match the server's -ids")
+	fs.Var(&ids, "ids", "camp id `RANGE`; must match the server's -ids")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.40", "local `ADDRS` to dial from, round-robin (ranges and commas; \"\" lets the system choose)")
 	pid := fs.Int("server-pid", 0, "sample this `PID`'s RSS and CPU from /proc")
 	jsonFile := fs.String("json", "", "also write every figure as JSON to `FILE`")

@@ -46,11 +46,24 @@ func ParseIDRange(s string) (IDRange, error) {
 	return r, nil
 }
 
-// String returns the range as "J001-J384".
+// String returns the range as "J001-J384", or "" for the zero IDRange.
 func (r IDRange) String() string {
+	if r.Digits == 0 {
+		return ""
+	}
 	b := r.Append(nil, r.Min)
 	b = append(b, '-')
 	return string(r.Append(b, r.Max))
+}
+
+// Set parses s into r, so that *IDRange is a flag.Value.
+func (r *IDRange) Set(s string) error {
+	parsed, err := ParseIDRange(s)
+	if err != nil {
+		return err
+	}
+	*r = parsed
+	return nil
 }
 
 // Size is the number of ids in the range.

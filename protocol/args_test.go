@@ -2,6 +2,8 @@ package protocol_test
 
 import (
 	"errors"
+	"flag"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -277,5 +279,36 @@ func TestIDRangeParse(t *testing.T) {
 				t.Errorf("Parse(%q) = %d, %v; want %d", tt.give, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestIDRangeFlag checks that *IDRange works as a flag.Value.
+func TestIDRangeFlag(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    string
+		wantErr bool
+	}{
+		{give: "J00001-J50000", want: "J00001-J50000"},
+		{give: "k1-k9", want: "K1-K9"},
+		{give: "Q1", want: "J001-J384", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			ids := protocol.DefaultIDs
+			fs.Var(&ids, "ids", "")
+			err := fs.Parse([]string{"-ids", tt.give})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Parse(-ids %s) error %v, want error %v", tt.give, err, tt.wantErr)
+			}
+			if ids.String() != tt.want {
+				t.Errorf("ids = %s, want %s", ids, tt.want)
+			}
+		})
+	}
+	if got := (protocol.IDRange{}).String(); got != "" {
+		t.Errorf("zero IDRange String() = %q, want empty", got)
 	}
 }

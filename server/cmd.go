@@ -13,8 +13,6 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"campfire/protocol"
 )
 
 // Serve is the serve command: it runs the challenge service until SIGINT or
@@ -28,25 +26,6 @@ func Echo(args []string, stdout, stderr io.Writer) int {
 	return command("echo", args, stdout, stderr, false)
 }
 
-// idsFlag is a flag.Value for an id range.
-type idsFlag struct{ r *protocol.IDRange }
-
-func (f idsFlag) String() string {
-	if f.r == nil {
-		return ""
-	}
-	return f.r.String()
-}
-
-func (f idsFlag) Set(s string) error {
-	r, err := protocol.ParseIDRange(s)
-	if err != nil {
-		return err
-	}
-	*f.r = r
-	return nil
-}
-
 func command(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("campfire "+name, flag.ContinueOnError)
@@ -55,7 +34,7 @@ func command(name string, args []string, stdout, stderr io.Writer, challenge boo
 	if challenge {
 		fs.StringVar(&cfg.EchoAddr, "echo-addr", "", "also run the echo service on `HOST:PORT`")
 		fs.BoolVar(&cfg.KeepOpen, "echo-keep-open", false, "with -echo-addr: keep echoing instead of closing after the first echo")
-		fs.Var(idsFlag{&cfg.IDs}, "ids", "range of valid camp ids, e.g. J00001-J50000")
+		fs.Var(&cfg.IDs, "ids", "valid camp ids: a `RANGE` such as J00001-J50000")
 		fs.IntVar(&cfg.MaxCampers, "max-campers", 0, "campers checked in at once, 503 to checkin above it (0: no cap but the id range)")
 		fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest request body in `bytes` (413 above)")
 	} else {

@@ -119,48 +119,44 @@ type Server struct {
 // Start runs the challenge service (and the echo service if cfg.EchoAddr is
 // set) and returns once both listen.
 func Start(cfg Config, log *zap.Logger) (*Server, error) {
-	limit := raiseFileLimit()
-	if err := cfg.validate(limit); err != nil {
-		return nil, err
-	}
-	log.Info("starting challenge service", zap.String("addr", cfg.Addr), zap.Stringer("ids", cfg.IDs),
-		zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit))
-	h := newChallenge(cfg, log.Named("challenge"))
-	s := &Server{log: log, done: make(chan struct{})}
-	var err error
-	if s.main, err = startEngine(h.r, cfg.Addr, cfg.Loops, log); err != nil {
-		return nil, err
-	}
-	if cfg.EchoAddr != "" {
-		ecfg := cfg
-		ecfg.Addr = cfg.EchoAddr
-		e := newEcho(ecfg, log.Named("echo"))
-		if s.echo, err = startEngine(e.r, cfg.EchoAddr, cfg.Loops, log); err != nil {
-			_ = s.main.stop(context.Background())
-			return nil, err
-		}
-		log.Info("echo service listening", zap.String("addr", s.echo.addr), zap.Bool("keep_open", cfg.KeepOpen))
-	}
-	log.Info("challenge service listening", zap.String("addr", s.main.addr))
-	go s.watch()
-	return s, nil
+	return start(cfg, log, true)
 }
 
 // StartEcho runs only the echo service, on cfg.Addr.
 func StartEcho(cfg Config, log *zap.Logger) (*Server, error) {
+	return start(cfg, log, false)
+}
+
+func start(cfg Config, log *zap.Logger, challenge bool) (*Server, error) {
 	limit := raiseFileLimit()
 	if err := cfg.validate(limit); err != nil {
 		return nil, err
 	}
-	log.Info("starting echo service", zap.String("addr", cfg.Addr), zap.Bool("keep_open", cfg.KeepOpen),
-		zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit))
-	e := newEcho(cfg, log.Named("echo"))
+	var main *reactor
+	if challenge {
+		main = newChallenge(cfg, log.Named("challenge")).r
+	} else {
+		main = newEcho(cfg, log.Named("echo")).r
+	}
+	log.Info("starting", zap.String("service", main.name), zap.String("addr", cfg.Addr), zap.Stringer("ids", cfg.IDs),
+		zap.Int("loops", cfg.Loops), zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit))
 	s := &Server{log: log, done: make(chan struct{})}
 	var err error
-	if s.main, err = startEngine(e.r, cfg.Addr, cfg.Loops, log); err != nil {
+	if s.main, err = startEngine(main, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
 	}
-	log.Info("echo service listening", zap.String("addr", s.main.addr))
+	log.Info("listening", zap.String("service", main.name), zap.String("addr", s.main.addr))
+	if challenge && cfg.EchoAddr != "" {
+		ecfg := cfg
+		ecfg.Addr = cfg.EchoAddr
+		echo := newEcho(ecfg, log.Named("echo")).r
+		if s.echo, err = startEngine(echo, cfg.EchoAddr, cfg.Loops, log); err != nil {
+			_ = s.main.stop(context.Background())
+			return nil, err
+		}
+		log.Info("listening", zap.String("service", echo.name), zap.String("addr", s.echo.addr),
+			zap.Bool("keep_open", cfg.KeepOpen))
+	}
 	go s.watch()
 	return s, nil
 }
