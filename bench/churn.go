@@ -33,27 +33,17 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 	for w := range cfg.Conns {
 		wg.Go(func() { r.churner(ctx, w, sendEnd, stop, &cycles[w], &dials[w]) })
 	}
-	progressDone := make(chan struct{})
-	var progress sync.WaitGroup
-	progress.Go(func() {
-		r.progress(progressDone, func() string {
-			var n int64
-			for i := range cycles {
-				n += cycles[i].Load()
-			}
-			return "cycles=" + strconv.FormatInt(n, 10)
-		})
+	stopProgress := r.startProgress(func() string {
+		var n int64
+		for i := range cycles {
+			n += cycles[i].Load()
+		}
+		return "cycles=" + strconv.FormatInt(n, 10)
 	})
 
-	wait := time.NewTimer(time.Duration(winStart - r.now()))
-	select {
-	case <-wait.C:
-	case <-ctx.Done():
-		wait.Stop()
-	}
+	r.awaitWindow(ctx, winStart)
 	startSample := srv.sample()
-	ended := make(chan struct{})
-	go func() { wg.Wait(); close(ended) }()
+	ended := whenDone(&wg)
 	select {
 	case <-ended:
 	case <-ctx.Done():
@@ -61,8 +51,7 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 		<-ended
 	}
 	end := srv.sample()
-	close(progressDone)
-	progress.Wait()
+	stopProgress()
 
 	rep := &Report{
 		Scenario: cfg.Scenario.String(), Addr: cfg.Addr, Conns: cfg.Conns, Sources: len(cfg.Sources),

@@ -47,27 +47,17 @@ func (r *run) echo(ctx context.Context) (*Report, error) {
 	for _, ec := range ecs {
 		wg.Go(func() { r.echoLoop(ec, sendEnd) })
 	}
-	progressDone := make(chan struct{})
-	var progress sync.WaitGroup
-	progress.Go(func() {
-		r.progress(progressDone, func() string {
-			var n int64
-			for _, ec := range ecs {
-				n += ec.trips.Load()
-			}
-			return "round-trips=" + strconv.FormatInt(n, 10)
-		})
+	stopProgress := r.startProgress(func() string {
+		var n int64
+		for _, ec := range ecs {
+			n += ec.trips.Load()
+		}
+		return "round-trips=" + strconv.FormatInt(n, 10)
 	})
 
-	wait := time.NewTimer(time.Duration(winStart - r.now()))
-	select {
-	case <-wait.C:
-	case <-ctx.Done():
-		wait.Stop()
-	}
+	r.awaitWindow(ctx, winStart)
 	startSample := srv.sample()
-	ended := make(chan struct{})
-	go func() { wg.Wait(); close(ended) }()
+	ended := whenDone(&wg)
 	// Every loop ends by itself once its payloads are back after sendEnd;
 	// a server that stops echoing is cut off by closing the connections.
 	limit := time.NewTimer(time.Duration(sendEnd-r.now()) + drainTimeout)
@@ -80,8 +70,7 @@ func (r *run) echo(ctx context.Context) (*Report, error) {
 	end := srv.sample()
 	r.closeAll(conns)
 	<-ended
-	close(progressDone)
-	progress.Wait()
+	stopProgress()
 
 	rep := &Report{
 		Scenario: cfg.Scenario.String(), Addr: cfg.Addr, Conns: cfg.Conns, Sources: len(cfg.Sources),

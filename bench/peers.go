@@ -290,39 +290,24 @@ func (r *run) send(ctx context.Context, senders, campers []*camper, srv *sampler
 	for _, s := range ss {
 		wg.Go(func() { r.runSender(s, sendEnd, stop) })
 	}
-	progressDone := make(chan struct{})
-	var progress sync.WaitGroup
-	progress.Go(func() {
-		r.progress(progressDone, func() string {
-			var sent, delivered int64
-			for _, s := range ss {
-				sent += s.sent.Load()
-			}
-			for _, c := range campers {
-				delivered += c.delivered.Load()
-			}
-			return "sent=" + strconv.FormatInt(sent, 10) + " delivered=" + strconv.FormatInt(delivered, 10)
-		})
-	})
-	defer func() {
-		close(progressDone)
-		progress.Wait()
-	}()
+	defer r.startProgress(func() string {
+		var sent, delivered int64
+		for _, s := range ss {
+			sent += s.sent.Load()
+		}
+		for _, c := range campers {
+			delivered += c.delivered.Load()
+		}
+		return "sent=" + strconv.FormatInt(sent, 10) + " delivered=" + strconv.FormatInt(delivered, 10)
+	})()
 
 	// Sample the server as the window opens.
-	var startSample ProcSample
-	wait := time.NewTimer(time.Duration(winStart - r.now()))
-	select {
-	case <-wait.C:
-	case <-ctx.Done():
-		wait.Stop()
-	}
-	startSample = srv.sample()
+	r.awaitWindow(ctx, winStart)
+	startSample := srv.sample()
 
 	// Stop at the end of the window (or on cancel), unblocking writes that
 	// a stalled server would hold forever.
-	ended := make(chan struct{})
-	go func() { wg.Wait(); close(ended) }()
+	ended := whenDone(&wg)
 	select {
 	case <-ended:
 	case <-ctx.Done():

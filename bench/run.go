@@ -238,6 +238,36 @@ func (r *run) progress(stop <-chan struct{}, line func() string) {
 	}
 }
 
+// startProgress prints the progress line once a second until the returned
+// func is called; that func waits for the last line.
+func (r *run) startProgress(line func() string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { r.progress(done, line) })
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// awaitWindow blocks until the measured window opens at winStart (run
+// time) or ctx ends.
+func (r *run) awaitWindow(ctx context.Context, winStart int64) {
+	wait := time.NewTimer(time.Duration(winStart - r.now()))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+}
+
+// whenDone returns a channel closed once wg's goroutines have all returned.
+func whenDone(wg *sync.WaitGroup) <-chan struct{} {
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	return ended
+}
+
 // closeAll marks the run as stopping and closes every connection, which
 // ends their goroutines.
 func (r *run) closeAll(conns []*net.TCPConn) {
