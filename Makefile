@@ -5,7 +5,7 @@ BIN      := bin/campfire
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all run build test fmt-check vet fuzz bench compare cover clean
+.PHONY: all run build test tools fmt-check vet fuzz bench compare cover clean
 
 all: build
 
@@ -17,9 +17,18 @@ build:
 
 # test runs every package, then the server suite again with two event loops,
 # where the camp is reached across loops.
-test: fmt-check vet
+test: tools fmt-check vet
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -race -count=1 ./server -args -loops=2
+
+# tools installs what the tests need besides Go: tmux, which drives the
+# terminal client's test (Debian's package; root or sudo).
+tools:
+	@command -v tmux >/dev/null 2>&1 || { \
+		echo "installing tmux for the terminal client's test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq tmux; \
+	}
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
