@@ -313,7 +313,7 @@ func TestMission(t *testing.T) {
 
 // group checks n campers J001.. into one fresh group and drains the JOINED
 // events, so that every client's next frame is what the test causes.
-func group(t *testing.T, addr string, n int) []*client {
+func group(t testing.TB, addr string, n int) []*client {
 	t.Helper()
 	cs := make([]*client, n)
 	for i := range cs {
