@@ -36,7 +36,7 @@ type BaselineConfig struct {
 func DefaultBaselineConfig() BaselineConfig {
 	return BaselineConfig{
 		Addr:         "127.0.0.1:0",
-		IDs:          protocol.DefaultIDs,
+		IDs:          protocol.DefaultIDs(),
 		MaxBody:      protocol.DefaultMaxBody,
 		MaxPending:   4 << 20,
 		Idle:         10 * time.Minute,
@@ -96,7 +96,7 @@ type copied struct {
 // StartBaseline listens on cfg.Addr and serves until Shutdown.
 func StartBaseline(cfg BaselineConfig, log *zap.Logger) (*Baseline, error) {
 	if cfg.IDs.Digits == 0 {
-		cfg.IDs = protocol.DefaultIDs
+		cfg.IDs = protocol.DefaultIDs()
 	}
 	if cfg.MaxBody <= 0 || cfg.MaxPending <= 0 || cfg.Idle <= 0 || cfg.MaxConns <= 0 || cfg.WriteTimeout <= 0 || cfg.Linger <= 0 {
 		return nil, fmt.Errorf("baseline config %+v: every limit must be positive", cfg)

@@ -177,7 +177,7 @@ func TestCheckinEndToEnd(t *testing.T) {
 func TestRunRejectsBadConfig(t *testing.T) {
 	good := func() Config {
 		return Config{Addr: "127.0.0.1:1", Scenario: ScenarioPeers, Conns: 4, Size: 64, Depth: 1,
-			Duration: time.Second, IDs: protocol.DefaultIDs}
+			Duration: time.Second, IDs: protocol.DefaultIDs()}
 	}
 	tests := []struct {
 		name string

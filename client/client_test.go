@@ -223,7 +223,7 @@ func TestStatusErrors(t *testing.T) {
 func TestLocalIDChecks(t *testing.T) {
 	s := startServer(t)
 	ctx := testContext(t)
-	c := dial(t, s.Addr(), WithIDs(protocol.DefaultIDs))
+	c := dial(t, s.Addr(), WithIDs(protocol.DefaultIDs()))
 	tests := []struct {
 		name string
 		give string

@@ -41,7 +41,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:2022", "server `HOST:PORT`")
 	id := fs.String("id", "", "camp `ID` to check in as; asked for when empty")
-	ids := protocol.DefaultIDs
+	ids := protocol.DefaultIDs()
 	fs.Var(&ids, "ids", "range of valid camp `IDS`")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: campfire client [flags]\n\n%s\n\nflags:\n", commandHelp)

@@ -13,7 +13,7 @@ const GroupSize = 4
 
 // Config is what a Camp needs to know about the server it runs in.
 type Config struct {
-	IDs        protocol.IDRange // valid camp ids (protocol.DefaultIDs if zero)
+	IDs        protocol.IDRange // valid camp ids (protocol.DefaultIDs() if zero)
 	MaxCampers int              // 0 = no limit; past it checkin answers 503 "server full"
 }
 
@@ -123,7 +123,7 @@ type Camp[P comparable] struct {
 // New returns an empty Camp.
 func New[P comparable](cfg Config) *Camp[P] {
 	if cfg.IDs == (protocol.IDRange{}) {
-		cfg.IDs = protocol.DefaultIDs
+		cfg.IDs = protocol.DefaultIDs()
 	}
 	return &Camp[P]{
 		ids:        cfg.IDs,

@@ -27,7 +27,7 @@ func TestZeroAllocs(t *testing.T) {
 			if r.Method != want {
 				t.Fatalf("Method = %v, want %v", r.Method, want)
 			}
-			if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs); err != nil {
+			if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -20,8 +20,8 @@ type IDRange struct {
 	Max    CampID
 }
 
-// DefaultIDs is the default range, J001-J384.
-var DefaultIDs = IDRange{Letter: 'J', Digits: 3, Min: 1, Max: 384}
+// DefaultIDs returns the default range, J001-J384.
+func DefaultIDs() IDRange { return IDRange{Letter: 'J', Digits: 3, Min: 1, Max: 384} }
 
 // ParseIDRange parses a range such as "J001-J384" or "J00001-J50000". Both
 // ends must have the same letter and number of digits (1 to 9).

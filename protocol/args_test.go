@@ -122,7 +122,7 @@ func TestParseArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := request(t, tt.give)
-			got, err := protocol.ParseArgs(&r, protocol.DefaultIDs)
+			got, err := protocol.ParseArgs(&r, protocol.DefaultIDs())
 			if tt.wantErr {
 				if !errors.Is(err, protocol.ErrBadArgs) {
 					t.Fatalf("ParseArgs = %+v, %v; want an error wrapping ErrBadArgs", got, err)
@@ -171,9 +171,9 @@ func TestParseIDRange(t *testing.T) {
 		want    protocol.IDRange
 		wantErr bool
 	}{
-		{give: "J001-J384", want: protocol.DefaultIDs},
+		{give: "J001-J384", want: protocol.DefaultIDs()},
 		{give: "J00001-J50000", want: protocol.IDRange{Letter: 'J', Digits: 5, Min: 1, Max: 50000}},
-		{give: "j001-j384", want: protocol.DefaultIDs},
+		{give: "j001-j384", want: protocol.DefaultIDs()},
 		{give: "A0-A9", want: protocol.IDRange{Letter: 'A', Digits: 1, Min: 0, Max: 9}},
 		{give: "Z000000001-Z999999999", want: protocol.IDRange{Letter: 'Z', Digits: 9, Min: 1, Max: 999999999}},
 		{give: "J005-J005", want: protocol.IDRange{Letter: 'J', Digits: 3, Min: 5, Max: 5}},
@@ -211,9 +211,9 @@ func TestIDRangeFormat(t *testing.T) {
 		give protocol.CampID
 		want string
 	}{
-		{name: "padded", r: protocol.DefaultIDs, give: 4, want: "J004"},
-		{name: "two digits", r: protocol.DefaultIDs, give: 42, want: "J042"},
-		{name: "full width", r: protocol.DefaultIDs, give: 384, want: "J384"},
+		{name: "padded", r: protocol.DefaultIDs(), give: 4, want: "J004"},
+		{name: "two digits", r: protocol.DefaultIDs(), give: 42, want: "J042"},
+		{name: "full width", r: protocol.DefaultIDs(), give: 384, want: "J384"},
 		{name: "wide padded", r: big, give: 7, want: "J00007"},
 		{name: "wide full", r: big, give: 50000, want: "J50000"},
 	}
@@ -233,10 +233,10 @@ func TestIDRangeFormat(t *testing.T) {
 	if got := big.String(); got != "J00001-J50000" {
 		t.Errorf("String() = %q", got)
 	}
-	if got := protocol.DefaultIDs.String(); got != "J001-J384" {
+	if got := protocol.DefaultIDs().String(); got != "J001-J384" {
 		t.Errorf("String() = %q", got)
 	}
-	if got := protocol.DefaultIDs.Size(); got != 384 {
+	if got := protocol.DefaultIDs().Size(); got != 384 {
 		t.Errorf("Size() = %d, want 384", got)
 	}
 	if got := big.Size(); got != 50000 {
@@ -268,7 +268,7 @@ func TestIDRangeParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			got, err := protocol.DefaultIDs.Parse([]byte(tt.give))
+			got, err := protocol.DefaultIDs().Parse([]byte(tt.give))
 			if tt.wantErr {
 				if !errors.Is(err, protocol.ErrBadArgs) {
 					t.Errorf("Parse(%q) = %d, %v; want an error wrapping ErrBadArgs", tt.give, got, err)
@@ -297,7 +297,7 @@ func TestIDRangeFlag(t *testing.T) {
 		t.Run(tt.give, func(t *testing.T) {
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			ids := protocol.DefaultIDs
+			ids := protocol.DefaultIDs()
 			fs.Var(&ids, "ids", "")
 			err := fs.Parse([]string{"-ids", tt.give})
 			if (err != nil) != tt.wantErr {

@@ -20,7 +20,7 @@ func benchParse(b *testing.B, raw []byte) {
 			b.Fatalf("Parse = %d, %v, %v", n, ok, err)
 		}
 		r := f.Request()
-		if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs); err != nil {
+		if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func BenchmarkParsePipelined(b *testing.B) {
 			}
 			frames++
 			r := f.Request()
-			if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs); err != nil {
+			if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs()); err != nil {
 				b.Fatal(err)
 			}
 		}

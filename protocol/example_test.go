@@ -31,7 +31,7 @@ func ExampleParser_Parse() {
 			continue // an empty line
 		}
 		r := f.Request()
-		cmd, err := protocol.ParseArgs(&r, protocol.DefaultIDs)
+		cmd, err := protocol.ParseArgs(&r, protocol.DefaultIDs())
 		if err != nil {
 			fmt.Println(protocol.StatusBadRequest, err)
 			continue

@@ -65,7 +65,7 @@ func useFrames(t *testing.T, data []byte, responses bool) {
 		}
 		r := f.Request()
 		if r.Method != 0 {
-			c, err := protocol.ParseArgs(&r, protocol.DefaultIDs)
+			c, err := protocol.ParseArgs(&r, protocol.DefaultIDs())
 			if err == nil && (r.Method == protocol.MethodMessage || r.Method == protocol.MethodDirect) && len(c.Text) == 0 {
 				t.Fatalf("ParseArgs(%q) accepted empty text", f.Start)
 			}

@@ -46,8 +46,6 @@ type batch struct {
 	buf  []byte
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
-
 func (b *batch) add(c *conn, kind fwdKind, status int, data []byte) {
 	start := len(b.buf)
 	b.buf = append(b.buf, data...)
@@ -56,18 +54,30 @@ func (b *batch) add(c *conn, kind fwdKind, status int, data []byte) {
 
 func (b *batch) bytes(r record) []byte { return b.buf[r.start:r.end] }
 
-// release returns b to the pool, unless it grew too large to keep.
-func (b *batch) release() {
+// batches recycles batches between loops: one loop gets it, another puts
+// it back.
+type batches struct{ pool sync.Pool }
+
+func (p *batches) get() *batch {
+	if b, ok := p.pool.Get().(*batch); ok {
+		return b
+	}
+	return new(batch)
+}
+
+// put returns b for reuse, unless it grew too large to keep.
+func (p *batches) put(b *batch) {
 	if cap(b.buf) > spareCapLimit || cap(b.recs) > 4096 {
 		return
 	}
 	clear(b.recs)
 	b.recs, b.buf = b.recs[:0], b.buf[:0]
-	batchPool.Put(b)
+	p.pool.Put(b)
 }
 
 // forwarder is one loop's outgoing batches.
 type forwarder struct {
+	pool    *batches
 	toOwner *batch           // non-owner loops: records for the camp
 	toLoop  [maxLoops]*batch // the owner: records for each other loop
 }
@@ -75,7 +85,7 @@ type forwarder struct {
 // ownerBatch returns the batch being gathered for the owner.
 func (f *forwarder) ownerBatch() *batch {
 	if f.toOwner == nil {
-		f.toOwner = batchPool.Get().(*batch)
+		f.toOwner = f.pool.get()
 	}
 	return f.toOwner
 }
@@ -83,7 +93,7 @@ func (f *forwarder) ownerBatch() *batch {
 // loopBatch returns the batch being gathered for loop i.
 func (f *forwarder) loopBatch(i uint8) *batch {
 	if f.toLoop[i] == nil {
-		f.toLoop[i] = batchPool.Get().(*batch)
+		f.toLoop[i] = f.pool.get()
 	}
 	return f.toLoop[i]
 }
@@ -92,13 +102,14 @@ func (f *forwarder) loopBatch(i uint8) *batch {
 // If the engine is shutting down the batch is dropped: the connections are
 // being closed anyway.
 func handOn(target *loop, b *batch, fn func(*loop, *batch, time.Time)) {
+	pool := target.fwd.pool
 	err := target.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		fn(target, b, time.Now())
-		b.release()
+		pool.put(b)
 		target.endEvent()
 		return nil
 	}))
 	if err != nil {
-		b.release()
+		pool.put(b)
 	}
 }

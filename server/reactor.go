@@ -61,6 +61,7 @@ type reactor struct {
 	drainDone chan struct{} // closed once draining and no connection is left
 	drainOnce sync.Once
 	boot      chan gnet.Engine
+	batches   batches // what loops hand each other (forward.go)
 }
 
 // loop is one event loop's share of a reactor.
@@ -114,7 +115,7 @@ func (r *reactor) loopOf(gc gnet.Conn) *loop {
 			return l
 		}
 	}
-	l := &loop{r: r, el: el, idx: uint8(n)}
+	l := &loop{r: r, el: el, idx: uint8(n), fwd: forwarder{pool: &r.batches}}
 	r.loops[n].Store(l)
 	r.nloops.Store(int32(n + 1))
 	return l

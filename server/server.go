@@ -68,7 +68,7 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		Addr:       DefaultAddr,
-		IDs:        protocol.DefaultIDs,
+		IDs:        protocol.DefaultIDs(),
 		MaxBody:    protocol.DefaultMaxBody,
 		MaxPending: DefaultMaxPending,
 		Idle:       DefaultIdle,
@@ -95,7 +95,7 @@ func (cfg *Config) validate(limit int) error {
 	case cfg.MaxCampers < 0:
 		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
 	case cfg.IDs.Digits == 0:
-		cfg.IDs = protocol.DefaultIDs
+		cfg.IDs = protocol.DefaultIDs()
 	}
 	capacity := max(limit-fdReserve, 1)
 	if cfg.MaxConns == 0 || cfg.MaxConns > capacity {
