@@ -107,6 +107,7 @@ func TestRequests(t *testing.T) {
 	s := startServer(t)
 	ctx := testContext(t)
 	a := dial(t, s.Addr())
+	beforeCheckin := time.Now()
 
 	tests := []struct {
 		name string
@@ -151,8 +152,10 @@ func TestRequests(t *testing.T) {
 		if err != nil {
 			t.Fatalf("checkout: %v", err)
 		}
-		if active <= 0 || active > time.Minute {
-			t.Errorf("active = %v, want a small positive duration", active)
+		// The server truncates Active to the millisecond, so a quick run
+		// may see 0; it can never exceed what the test itself measured.
+		if limit := time.Since(beforeCheckin) + time.Millisecond; active < 0 || active > limit {
+			t.Errorf("active = %v, want between 0 and %v", active, limit)
 		}
 		if err := a.Ping(ctx); !errors.Is(err, ErrClosed) {
 			t.Errorf("ping after checkout: err = %v, want ErrClosed", err)
