@@ -6,7 +6,8 @@
 # root). Everything it starts is stopped on exit; load goes to loopback only.
 #
 # Knobs (environment): CONNS RATE DURATION WARMUP SIZE SOURCES IDS
-# LOOPS (campfire's -loops) CAMP_PORT BASE_PORT OUT. Exit status: 0 if both goals are met, 3 if not,
+# LOOPS (campfire's -loops) PROFILE (1: campfire writes a CPU profile, which
+# costs it a little, so it is off for the figures) CAMP_PORT BASE_PORT OUT. Exit status: 0 if both goals are met, 3 if not,
 # anything else on failure.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ SIZE=${SIZE:-64}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.40}
 IDS=${IDS:-J00001-J50000}
 LOOPS=${LOOPS:-1}
+PROFILE=${PROFILE:-0}
 CAMP_PORT=${CAMP_PORT:-24022}
 BASE_PORT=${BASE_PORT:-24023}
 OUT=${OUT:-bin/compare}
@@ -64,8 +66,12 @@ wait_listening() {
 	exit 1
 }
 
+profile=()
+if [ "$PROFILE" = 1 ]; then
+	profile=(-cpuprofile "$OUT/campfire.cpu")
+fi
 "$BIN" serve -addr "127.0.0.1:$CAMP_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) -loops "$LOOPS" \
-	-cpuprofile "$OUT/campfire.cpu" 2>"$OUT/campfire.log" &
+	"${profile[@]}" 2>"$OUT/campfire.log" &
 pids+=($!)
 camp_pid=$!
 "$BIN" bench -serve-baseline -addr "127.0.0.1:$BASE_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) \
@@ -96,7 +102,11 @@ trap - EXIT INT TERM
 stop_all
 if [ "$status" = 3 ]; then
 	echo
-	echo "== a goal was missed; where campfire spent its CPU (whole run, from $OUT/campfire.cpu):"
-	go tool pprof -top -nodecount=25 "$BIN" "$OUT/campfire.cpu" 2>/dev/null | head -n 32 || true
+	if [ "$PROFILE" = 1 ]; then
+		echo "== a goal was missed; where campfire spent its CPU (whole run, from $OUT/campfire.cpu):"
+		go tool pprof -top -nodecount=25 "$BIN" "$OUT/campfire.cpu" 2>/dev/null | head -n 32 || true
+	else
+		echo "== a goal was missed; run with PROFILE=1 to see where campfire spends its CPU"
+	fi
 fi
 exit "$status"
