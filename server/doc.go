@@ -45,12 +45,13 @@
 //
 // Measured with bench/compare.sh on 2 cores shared with the harness:
 // 10,000 connections in groups of 4, 20,000 messages/s offered (60,000
-// deliveries/s):
+// deliveries/s); ranges over several runs:
 //
-//	loops  CPU µs/delivery  p50      p99     RSS/conn
-//	1      13.2             9.1 ms   114 ms  1133 B
-//	2      16.4             1.3 ms   78 ms   1212 B
-//	conventional (goroutine per conn, mutex): 17.0 µs, 0.5 ms, 13 ms, 15 KiB
+//	loops  CPU µs/delivery  p50           p99          RSS/conn
+//	1      11.7–13.2        0.8–9 ms      56–163 ms    1048–1133 B
+//	2      15.3–16.4        0.7–1.3 ms    20–78 ms     1147–1212 B
+//	conventional (goroutine per conn, mutex):
+//	       14.9–17.0        0.3–0.8 ms    6–27 ms      ~15 KiB
 //
 // One loop is the default: it uses the least CPU and memory. Its limit is
 // one core of write(2) calls, one per delivered frame (90% of its CPU in
