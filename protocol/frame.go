@@ -142,7 +142,7 @@ func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
 			if len(buf) < end {
 				return 0, false, nil
 			}
-			p.fill(buf, f, end)
+			p.fill(buf, f, end, true)
 			return end, true, nil
 		}
 		content, next, err := p.nextLine(buf)
@@ -162,9 +162,7 @@ func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
 				return 0, false, err
 			}
 			if !full {
-				p.headEnd = int32(next)
-				p.fill(buf, f, next)
-				f.Full = false
+				p.fill(buf, f, next, false)
 				return next, true, nil
 			}
 			p.phase = phaseHead
@@ -174,7 +172,7 @@ func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
 			if len(content) == 0 {
 				p.headEnd = int32(next)
 				if p.length <= 0 {
-					p.fill(buf, f, next)
+					p.fill(buf, f, next, true)
 					return next, true, nil
 				}
 				p.phase = phaseBody
@@ -255,19 +253,19 @@ func (p *Parser) header(line []byte) error {
 	return nil
 }
 
-// fill sets f to the frame that ends at end and resets the parser.
-func (p *Parser) fill(buf []byte, f *Frame, end int) {
+// fill sets f to the frame that ends at end and resets the parser. A
+// short-form frame is its start line alone.
+func (p *Parser) fill(buf []byte, f *Frame, end int, full bool) {
 	f.Start = buf[:p.startEnd]
-	f.Full = true
-	f.Head = nil
-	if p.headEnd > 0 {
+	f.Full = full
+	f.Head, f.Body = nil, nil
+	if full {
 		if headStart := skipLine(buf, int(p.startEnd)); headStart < int(p.headEnd) {
 			f.Head = trimBlank(buf[headStart:p.headEnd])
 		}
-	}
-	f.Body = nil
-	if p.length > 0 {
-		f.Body = buf[p.headEnd:end]
+		if p.length > 0 {
+			f.Body = buf[p.headEnd:end]
+		}
 	}
 	p.reset()
 }
