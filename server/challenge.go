@@ -19,7 +19,6 @@ type challenge struct {
 	log     *zap.Logger
 	camp    *groups.Camp[*conn]
 	ids     protocol.IDRange
-	maxBody int
 	goodbye []byte // the SHUTDOWN event
 
 	// Owner-loop scratch.
@@ -32,7 +31,6 @@ func newChallenge(cfg Config, log *zap.Logger) *challenge {
 		log:     log,
 		camp:    groups.New[*conn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
 		ids:     cfg.IDs,
-		maxBody: cfg.MaxBody,
 		reparse: protocol.Parser{MaxBody: cfg.MaxBody},
 	}
 	h.goodbye = protocol.AppendBody(protocol.AppendEvent(nil, protocol.EventShutdown, nil), nil)
@@ -46,9 +44,6 @@ func isOwner(l *loop) bool { return l.idx == 0 }
 // (or forwards it to the owner), and discards what it used. A partial frame
 // stays buffered; the parser remembers how far it got.
 func (h *challenge) traffic(l *loop, c *conn, now time.Time) {
-	if c.parser.MaxBody == 0 {
-		c.parser.MaxBody = h.maxBody
-	}
 	buf, _ := c.gc.Peek(-1)
 	frame := &l.frame
 	used := 0

@@ -50,11 +50,14 @@ func (e *echo) traffic(l *loop, c *conn, now time.Time) {
 	}
 	buf, _ := c.gc.Peek(n)
 	l.queue(c, buf)
-	_, _ = c.gc.Discard(n)
-	if !e.keepOpen {
-		l.finish(c, now)
-		_, _ = c.gc.Discard(-1)
+	if e.keepOpen {
+		_, _ = c.gc.Discard(n)
+		return
 	}
+	// The echo was the last reply: the rest of the input is thrown away
+	// (gnet's Discard(-1) discards everything buffered).
+	l.finish(c, now)
+	_, _ = c.gc.Discard(-1)
 }
 
 func (e *echo) gone(*loop, *conn, time.Time) {}

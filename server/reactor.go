@@ -48,6 +48,7 @@ type reactor struct {
 	linger     time.Duration
 	maxConns   int64
 	maxPending int
+	maxBody    int
 	tick       time.Duration
 	full       []byte // the 503 sent to a connection over the cap
 	busy       []byte // the 503 sent to a connection while draining
@@ -87,6 +88,7 @@ func newReactor(name string, cfg Config, log *zap.Logger, svc service) *reactor 
 		linger:     cfg.Grace,
 		maxConns:   int64(cfg.MaxConns),
 		maxPending: cfg.MaxPending,
+		maxBody:    cfg.MaxBody,
 		drainDone:  make(chan struct{}),
 		boot:       make(chan gnet.Engine, 1),
 	}
@@ -158,6 +160,7 @@ func (r *reactor) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return r.full, gnet.Close
 	}
 	c := &conn{gc: gc, loop: l.idx, state: stateOpen, seen: time.Now().UnixNano()}
+	c.parser.MaxBody = r.maxBody
 	gc.SetContext(c)
 	l.active.pushBack(c)
 	r.log.Info("connection opened", zap.Stringer("remote", gc.RemoteAddr()))

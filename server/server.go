@@ -107,7 +107,6 @@ func (cfg *Config) validate(limit int) error {
 // Server is a running challenge service, with the echo service beside it if
 // configured, or a lone echo service.
 type Server struct {
-	log     *zap.Logger
 	main    *engine
 	echo    *engine
 	stopMu  sync.Mutex
@@ -140,7 +139,7 @@ func start(cfg Config, log *zap.Logger, challenge bool) (*Server, error) {
 	}
 	log.Info("starting", zap.String("service", main.name), zap.String("addr", cfg.Addr), zap.Stringer("ids", cfg.IDs),
 		zap.Int("loops", cfg.Loops), zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit))
-	s := &Server{log: log, done: make(chan struct{})}
+	s := &Server{done: make(chan struct{})}
 	var err error
 	if s.main, err = startEngine(main, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
