@@ -7,6 +7,7 @@ const (
 	StatusUnauthorized         = 401
 	StatusForbidden            = 403
 	StatusNotFound             = 404
+	StatusRequestTimeout       = 408
 	StatusConflict             = 409
 	StatusContentTooLarge      = 413
 	StatusHeaderFieldsTooLarge = 431
@@ -28,6 +29,8 @@ func Reason(code int) string {
 		return "Forbidden"
 	case StatusNotFound:
 		return "Not Found"
+	case StatusRequestTimeout:
+		return "Request Timeout"
 	case StatusConflict:
 		return "Conflict"
 	case StatusContentTooLarge:

@@ -18,15 +18,15 @@ import (
 // Serve is the serve command: it runs the challenge service until SIGINT or
 // SIGTERM and returns the exit code (2 for bad flags, 1 for a failure).
 func Serve(args []string, stdout, stderr io.Writer) int {
-	return command("serve", args, stdout, stderr, true)
+	return runCommand("serve", args, stdout, stderr, true)
 }
 
 // Echo is the echo command: it runs the echo service alone.
 func Echo(args []string, stdout, stderr io.Writer) int {
-	return command("echo", args, stdout, stderr, false)
+	return runCommand("echo", args, stdout, stderr, false)
 }
 
-func command(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
+func runCommand(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("campfire "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)

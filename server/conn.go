@@ -1,15 +1,14 @@
 package server
 
 import (
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
+	"net"
 
-	"campfire/protocol"
+	"github.com/panjf2000/gnet/v2"
 )
 
 // Connection states. A conn moves only forward through them.
 const (
-	// stateOpen: requests are read and answered.
+	// stateOpen: input is read and answered.
 	stateOpen uint8 = iota + 1
 	// stateLinger: the last reply is queued. Input is discarded, a FIN goes
 	// out once the output has drained, and the socket is closed when the
@@ -24,44 +23,68 @@ const (
 	stateClosed
 )
 
-// conn is the per-connection context. It lives on the event loop and is
-// only touched there. It is kept small: an idle checked-in connection costs
-// this struct (96 bytes), gnet's own, and the camper in groups.
-type conn struct {
-	gc     gnet.Conn
-	parser protocol.Parser
+// conn is the reactor's per-connection context, generic over X, the
+// service's own per-connection state (the camp service's parser and
+// camper; nothing for the echo service). It lives on the event loop that
+// owns the connection and is only touched there, except for the fields of
+// X that a service documents otherwise.
+type conn[X any] struct {
+	gc gnet.Conn
 	// out collects the frames queued for this connection during one event;
 	// flush writes it with one call and gives the buffer back, so it is nil
-	// between events. A pointer keeps the struct in a smaller size class.
-	out   *[]byte
-	seen  int64 // unix nanoseconds of the last input, or when lingering began
-	prev  *conn // neighbours in the active or linger list
-	next  *conn
-	state uint8
-	loop  uint8 // index of the owning loop in reactor.loops
-	dirty bool  // queued in loop.dirty
-	fin   bool  // our write side is shut down
-	// halted: the input could not be framed; it is discarded while the
-	// error reply travels through the camp's loop.
-	halted bool
-	// done is the camp owner's own record that the connection has had its
-	// last reply or has left; only the owner loop reads or writes it.
-	done bool
+	// between events. A pointer keeps the struct small.
+	out *[]byte
+	// remote is the socket's remote address, kept because gc is gone after
+	// OnClose and other loops must not read gc at all.
+	remote net.Addr
+	// peer is what is known of the client beyond the socket (a PROXY
+	// header's address, the per-IP count); nil for most connections.
+	peer *peerAddr
+	// seen is the unix nanoseconds of the last input (open) or of when
+	// lingering began (linger); it orders the active and linger lists.
+	seen   int64
+	opened int64 // unix nanoseconds the connection was accepted
+	// begun is when the partial frame waiting in the input began, 0 if none.
+	begun      int64
+	prev, next *conn[X] // neighbours in the active or linger list
+	fprev      *conn[X] // neighbours in the frame list (begun != 0)
+	fnext      *conn[X]
+	bytesIn    uint64
+	bytesOut   uint64
+	state      uint8
+	loop       uint8       // index of the owning loop in reactor.loops
+	why        closeReason // why it ended, once it has
+	dirty      bool        // queued in loop.dirty
+	fin        bool        // our write side is shut down
+	paused     bool        // input is left unread while the output is over the limit
+	x          X
 }
 
-// connList is an intrusive doubly-linked list of conns ordered by seen:
-// touching a conn moves it to the back, so the conns that have waited
-// longest are always at the front and a sweep stops at the first one that
-// has not expired.
-type connList struct {
-	head, tail *conn
+// connList is an intrusive doubly-linked list of conns in the order they
+// were last touched: touching a conn moves it to the back, so the conns that
+// have waited longest are always at the front and a sweep stops at the
+// first one that has not expired. The active and linger lists link through
+// prev/next, the frame list through fprev/fnext (a conn is in at most one
+// of the first two).
+type connList[X any] struct {
+	head, tail *conn[X]
 	len        int
+	frames     bool // link through fprev/fnext
 }
 
-func (l *connList) pushBack(c *conn) {
-	c.prev, c.next = l.tail, nil
+func (l *connList[X]) links(c *conn[X]) (prev, next **conn[X]) {
+	if l.frames {
+		return &c.fprev, &c.fnext
+	}
+	return &c.prev, &c.next
+}
+
+func (l *connList[X]) pushBack(c *conn[X]) {
+	prev, next := l.links(c)
+	*prev, *next = l.tail, nil
 	if l.tail != nil {
-		l.tail.next = c
+		_, tnext := l.links(l.tail)
+		*tnext = c
 	} else {
 		l.head = c
 	}
@@ -69,23 +92,26 @@ func (l *connList) pushBack(c *conn) {
 	l.len++
 }
 
-func (l *connList) remove(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
+func (l *connList[X]) remove(c *conn[X]) {
+	prev, next := l.links(c)
+	if *prev != nil {
+		_, pnext := l.links(*prev)
+		*pnext = *next
 	} else {
-		l.head = c.next
+		l.head = *next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if *next != nil {
+		nprev, _ := l.links(*next)
+		*nprev = *prev
 	} else {
-		l.tail = c.prev
+		l.tail = *prev
 	}
-	c.prev, c.next = nil, nil
+	*prev, *next = nil, nil
 	l.len--
 }
 
 // moveToBack is remove then pushBack, skipped when c is already last.
-func (l *connList) moveToBack(c *conn) {
+func (l *connList[X]) moveToBack(c *conn[X]) {
 	if l.tail == c {
 		return
 	}
@@ -93,9 +119,8 @@ func (l *connList) moveToBack(c *conn) {
 	l.pushBack(c)
 }
 
-// shutdownWrite sends a FIN after the queued output. The error is ignored:
-// a socket that cannot be shut down is about to be closed anyway.
-func shutdownWrite(c *conn) {
-	c.fin = true
-	_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+// nextOf returns the conn after c in l.
+func (l *connList[X]) nextOf(c *conn[X]) *conn[X] {
+	_, next := l.links(c)
+	return *next
 }

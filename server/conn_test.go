@@ -1,33 +1,43 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 )
 
-// TestConnSize guards the per-connection footprint: conn is allocated for
-// every connection, and 96 bytes is a size class of its own; one more field
-// that does not fit the padding moves it to 112.
+// TestConnSize guards the per-connection footprint: a conn is allocated
+// for every connection, and each size class is a step (the echo service's
+// conn carries nothing of CAMP).
 func TestConnSize(t *testing.T) {
-	if got := unsafe.Sizeof(conn{}); got > 96 {
-		t.Errorf("conn is %d bytes, want at most 96", got)
+	if got := unsafe.Sizeof(echoConn{}); got > 128 {
+		t.Errorf("echo conn is %d bytes, want at most 128", got)
+	}
+	if got := unsafe.Sizeof(campConn{}); got > 192 {
+		t.Errorf("camp conn is %d bytes, want at most 192", got)
 	}
 }
 
 // TestConnList checks the intrusive list the idle and linger sweeps rely on:
 // order by last touch, O(1) removal from anywhere.
 func TestConnList(t *testing.T) {
-	var l connList
-	cs := make([]*conn, 4)
+	for _, frames := range []bool{false, true} {
+		t.Run(fmt.Sprintf("frames=%v", frames), func(t *testing.T) { testConnList(t, frames) })
+	}
+}
+
+func testConnList(t *testing.T, frames bool) {
+	l := connList[struct{}]{frames: frames}
+	cs := make([]*echoConn, 4)
 	for i := range cs {
-		cs[i] = &conn{seen: int64(i)}
+		cs[i] = &echoConn{seen: int64(i)}
 		l.pushBack(cs[i])
 	}
 	l.moveToBack(cs[0]) // 1 2 3 0
 	l.remove(cs[2])     // 1 3 0
 	l.moveToBack(cs[0]) // already last: unchanged
 	var got []int64
-	for c := l.head; c != nil; c = c.next {
+	for c := l.head; c != nil; c = l.nextOf(c) {
 		got = append(got, c.seen)
 	}
 	want := []int64{1, 3, 0}
@@ -39,7 +49,7 @@ func TestConnList(t *testing.T) {
 			t.Fatalf("list %v, want %v", got, want)
 		}
 	}
-	for _, c := range []*conn{cs[1], cs[3], cs[0]} {
+	for _, c := range []*echoConn{cs[1], cs[3], cs[0]} {
 		l.remove(c)
 	}
 	if l.head != nil || l.tail != nil || l.len != 0 {
@@ -69,4 +79,9 @@ func TestEchoable(t *testing.T) {
 			t.Errorf("echoable(%d, keepOpen=%v) = %d, want %d", tt.buffered, tt.keepOpen, got, tt.want)
 		}
 	}
+}
+
+// TestConnSizes prints the sizes, for the memory notes.
+func TestConnSizes(t *testing.T) {
+	t.Logf("echo conn %d B, camp conn %d B, parser %d B", unsafe.Sizeof(echoConn{}), unsafe.Sizeof(campConn{}), unsafe.Sizeof(campState{}))
 }

@@ -2,107 +2,160 @@ package server
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
-
-	"campfire/protocol"
 )
 
 // maxLoops bounds -loops: the loop index lives in a byte of each conn.
 const maxLoops = 64
 
-// service is what a reactor needs from the protocol it serves. Every method
-// runs on the event loop that owns the connection.
-type service interface {
-	// traffic handles the input of an open connection.
-	traffic(l *loop, c *conn, now time.Time)
-	// gone is called once when an open connection ends for any reason other
-	// than its own final reply (disconnect, idle, slow consumer, bad
-	// write), before the socket is closed.
-	gone(l *loop, c *conn, now time.Time)
-	// drain queues the goodbye for an open connection when the server
-	// shuts down.
-	drain(l *loop, c *conn)
-	// endEvent runs at the end of every callback on l, after l's output
-	// has been flushed; the challenge service hands on what it gathered
-	// for other loops.
-	endEvent(l *loop)
+// service is what a reactor serves: it knows a protocol, the reactor knows
+// connections. Every method runs on the event loop that owns c.
+type service[X any] interface {
+	// open prepares the service's state of a connection just admitted.
+	open(c *conn[X])
+	// input handles the unread input of an open connection. It reads with
+	// c.gc.Peek, consumes with loop.consume, stops early when loop.full
+	// says the output is over the limit (loop.pause), and reports a partial
+	// frame with loop.partial.
+	input(l *loop[X], c *conn[X], now time.Time)
+	// ended is called once when an open connection leaves the open state,
+	// for any reason: its own last reply (finish) or an end from outside
+	// (abort, or the client closing). The gnet.Conn may already be gone.
+	ended(l *loop[X], c *conn[X], why closeReason, now time.Time)
+	// frameTimeout answers a connection whose partial frame began more than
+	// the frame timeout ago; it must end the connection.
+	frameTimeout(l *loop[X], c *conn[X], now time.Time)
+	// goodbye is queued for every open connection when the server shuts
+	// down, before it lingers; nil sends nothing.
+	goodbye() []byte
+	// refusal answers a connection refused at connect (over a cap, or while
+	// shutting down); nil closes it without a word.
+	refusal(busy bool) []byte
+	// endRound runs at the end of every callback on l, after l's output has
+	// been flushed: a carrier hands on what it gathered for other loops.
+	endRound(l *loop[X])
+	// describe adds the service's fields to a connection's close log line
+	// (the camper's id, for the camp service).
+	describe(c *conn[X]) zap.Field
 }
 
-// reactor is the gnet event handler shared by the challenge and echo
-// services: connection cap, idle and linger lists, batched writes,
-// slow-consumer drops and draining. Its per-loop state lives in loop values,
-// each touched only by its own event-loop goroutine; the reactor's own
-// fields are set at start or are atomic.
-type reactor struct {
+// limits are a reactor's bounds, from Config.
+type limits struct {
+	idle         time.Duration
+	linger       time.Duration
+	frameTimeout time.Duration
+	slowTimeout  time.Duration // how long the output may stay over maxPending
+	maxConns     int64
+	maxPerIP     int
+	maxPending   int
+	maxInput     int // unread input a paused connection may hold
+}
+
+// reactor is the gnet event handler shared by the camp and echo services:
+// connection caps, the idle, linger and frame lists, batched writes, the
+// output limit, draining and the one close path. It knows nothing of
+// CAMP. Its per-loop state lives in loop values, each touched only by its
+// own event-loop goroutine; the reactor's own fields are set at start or
+// are atomic (or, for the per-IP counts, behind ipMu).
+type reactor[X any] struct {
 	gnet.BuiltinEventEngine
 
-	name       string
-	log        *zap.Logger
-	svc        service
-	idle       time.Duration
-	linger     time.Duration
-	maxConns   int64
-	maxPending int
-	maxBody    int
-	tick       time.Duration
-	full       []byte // the 503 sent to a connection over the cap
-	busy       []byte // the 503 sent to a connection while draining
+	name  string
+	log   *zap.Logger
+	quiet *zap.Logger // log through the sampler: per-connection lines
+	svc   service[X]
+	lim   limits
+	tick  time.Duration
 
 	loopsMu   sync.Mutex // serializes registering a loop
-	loops     [maxLoops]atomic.Pointer[loop]
+	loops     [maxLoops]atomic.Pointer[loop[X]]
 	nloops    atomic.Int32
 	conns     atomic.Int64 // open gnet connections, lingering ones included
+	paused    atomic.Int32 // connections paused on every loop (a faster tick)
 	stopping  atomic.Bool  // Engine.Stop has begun (OnShutdown runs off the loops)
 	draining  atomic.Bool
 	drainDone chan struct{} // closed once draining and no connection is left
 	drainOnce sync.Once
 	boot      chan gnet.Engine
-	batches   batches // what loops hand each other (forward.go)
+	ipMu      sync.Mutex
+	perIP     map[netip.Addr]int
+	onLoop    func(l *loop[X]) // called once when a loop registers, on it
+	// beforeDrain runs when the drain begins, before the goodbyes.
+	beforeDrain func(ctx context.Context)
+	metrics     connMetrics
 }
+
+// connMetrics is what the reactor reports about connections; a no-op when
+// metrics are off.
+type connMetrics interface {
+	opened(open int64)
+	closed(why closeReason, open int64, in, out uint64)
+	slowConsumer()
+}
+
+type noMetrics struct{}
+
+func (noMetrics) opened(int64)                              {}
+func (noMetrics) closed(closeReason, int64, uint64, uint64) {}
+func (noMetrics) slowConsumer()                             {}
 
 // loop is one event loop's share of a reactor.
-type loop struct {
-	r         *reactor
-	el        gnet.EventLoop
-	idx       uint8
-	active    connList // stateOpen, by last input
-	lingering connList // stateLinger, by when lingering began
-	dirty     []*conn  // conns with queued output, flushed after each event
-	flushing  bool
-	spare     []*[]byte      // flushed output buffers kept for reuse
-	fwd       forwarder      // the challenge service's traffic with other loops
-	frame     protocol.Frame // scratch for the frame being handled
+type loop[X any] struct {
+	r           *reactor[X]
+	el          gnet.EventLoop
+	idx         uint8
+	active      connList[X]     // stateOpen, by last input
+	lingering   connList[X]     // stateLinger, by when lingering began
+	frames      connList[X]     // stateOpen with a partial frame, by when it began
+	paused      []pausedConn[X] // stateOpen, input paused on the output limit
+	drained     []*conn[X]      // said goodbye to, the service not told yet
+	pausedSpare []pausedConn[X]
+	dirty       []*conn[X] // conns with queued output, flushed after each event
+	flushing    bool
+	writing     *conn[X]  // the conn being written in flush (a failed write closes it inside)
+	spare       []*[]byte // flushed output buffers kept for reuse
+	peak        int       // the most unsent output any connection had after a flush (tests)
 }
 
-func newReactor(name string, cfg Config, log *zap.Logger, svc service) *reactor {
-	r := &reactor{
-		name:       name,
-		log:        log,
-		svc:        svc,
-		idle:       cfg.Idle,
-		linger:     cfg.Grace,
-		maxConns:   int64(cfg.MaxConns),
-		maxPending: cfg.MaxPending,
-		maxBody:    cfg.MaxBody,
-		drainDone:  make(chan struct{}),
-		boot:       make(chan gnet.Engine, 1),
+func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X]) *reactor[X] {
+	r := &reactor[X]{
+		name: name,
+		log:  log,
+		svc:  svc,
+		lim: limits{
+			idle:         cfg.Idle,
+			linger:       cfg.Grace,
+			frameTimeout: cfg.FrameTimeout,
+			slowTimeout:  cfg.SlowTimeout,
+			maxConns:     int64(cfg.MaxConns),
+			maxPerIP:     cfg.MaxConnsPerIP,
+			maxPending:   cfg.MaxPending,
+			maxInput:     max(cfg.MaxPending, maxFrameBytes(cfg.MaxBody)),
+		},
+		drainDone: make(chan struct{}),
+		boot:      make(chan gnet.Engine, 1),
+		metrics:   noMetrics{},
 	}
-	r.tick = min(r.idle, r.linger) / 4
+	r.quiet = sampled(log, cfg.LogSample)
+	if cfg.MaxConnsPerIP > 0 {
+		r.perIP = make(map[netip.Addr]int)
+	}
+	r.tick = min(r.lim.idle, r.lim.linger, r.lim.frameTimeout, r.lim.slowTimeout) / 4
 	r.tick = max(min(r.tick, time.Second), 10*time.Millisecond)
-	r.full = protocol.AppendError(nil, protocol.StatusServiceUnavailable, nil, "server full: too many connections, try again later")
-	r.busy = protocol.AppendError(nil, protocol.StatusServiceUnavailable, nil, "server shutting down")
 	return r
 }
 
 // loopOf returns the state of gc's event loop, registering the loop the
 // first time one of its connections opens. The first loop registered is
-// loop 0, the owner of the challenge service's camp.
-func (r *reactor) loopOf(gc gnet.Conn) *loop {
+// loop 0, the one the camp service keeps its camp on.
+func (r *reactor[X]) loopOf(gc gnet.Conn) *loop[X] {
 	el := gc.EventLoop()
 	for i := range int(r.nloops.Load()) {
 		if l := r.loops[i].Load(); l.el == el {
@@ -117,98 +170,249 @@ func (r *reactor) loopOf(gc gnet.Conn) *loop {
 			return l
 		}
 	}
-	l := &loop{r: r, el: el, idx: uint8(n), fwd: forwarder{pool: &r.batches}}
+	l := &loop[X]{r: r, el: el, idx: uint8(n)}
+	l.frames.frames = true
+	if r.onLoop != nil {
+		r.onLoop(l)
+	}
 	r.loops[n].Store(l)
 	r.nloops.Store(int32(n + 1))
 	return l
 }
 
+// loop returns loop i, which must be registered.
+func (r *reactor[X]) loop(i uint8) *loop[X] { return r.loops[i].Load() }
+
 // forEachLoop runs fn on every registered loop, on that loop's goroutine.
-func (r *reactor) forEachLoop(ctx context.Context, fn func(l *loop)) error {
-	for i := range int(r.nloops.Load()) {
+// With wait it returns once each has run (or ctx is done).
+func (r *reactor[X]) forEachLoop(ctx context.Context, wait bool, fn func(l *loop[X])) error {
+	n := int(r.nloops.Load())
+	done := make(chan struct{}, n)
+	for i := range n {
 		l := r.loops[i].Load()
 		err := l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
 			fn(l)
+			done <- struct{}{}
 			return nil
 		}))
 		if err != nil {
 			return err
 		}
 	}
+	for range n {
+		if !wait {
+			break
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
+// onCampLoop runs fn on loop 0, where a service keeps its shared state,
+// and waits for it. With no loop registered yet no connection was ever
+// admitted, so nothing runs concurrently and fn runs here.
+func (r *reactor[X]) onLoop0(ctx context.Context, fn func(l *loop[X])) error {
+	if r.nloops.Load() == 0 {
+		r.loopsMu.Lock()
+		defer r.loopsMu.Unlock()
+		if r.nloops.Load() == 0 {
+			fn(nil)
+			return nil
+		}
+	}
+	l := r.loops[0].Load()
+	done := make(chan struct{})
+	err := l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+		defer close(done)
+		fn(l)
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drain begins a graceful shutdown: from now on connections are refused,
+// the service's beforeDrain runs, and every open connection gets the
+// goodbye. The channel is closed once no connection is left.
+func (r *reactor[X]) drain(ctx context.Context) <-chan struct{} {
+	r.draining.Store(true)
+	if r.beforeDrain != nil {
+		r.beforeDrain(ctx)
+	}
+	err := r.forEachLoop(ctx, true, (*loop[X]).sayGoodbye)
+	if err == nil {
+		err = r.forEachLoop(ctx, true, (*loop[X]).endDrained)
+	}
+	if err != nil || r.conns.Load() == 0 {
+		r.closeDrainDone()
+	}
+	return r.drainDone
+}
+
+func (r *reactor[X]) serviceName() string        { return r.name }
+func (r *reactor[X]) booted() <-chan gnet.Engine { return r.boot }
+func (r *reactor[X]) grace() time.Duration       { return r.lim.linger }
+func (r *reactor[X]) logger() *zap.Logger        { return r.log }
+
 // OnBoot hands the engine to Start.
-func (r *reactor) OnBoot(eng gnet.Engine) gnet.Action {
+func (r *reactor[X]) OnBoot(eng gnet.Engine) gnet.Action {
 	r.boot <- eng
 	return gnet.None
 }
 
-// OnOpen admits a connection or answers 503 and closes it.
-func (r *reactor) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	// Register the loop before reading draining; Shutdown does the
-	// opposite, so a connection is either refused here or reached by the
-	// drain.
+// OnOpen admits a connection, or refuses it: the service's refusal is sent
+// and the connection closed.
+func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	// Register the loop before reading draining; the drain does the
+	// opposite, so a connection is either refused here or reached by it.
 	l := r.loopOf(gc)
 	if r.draining.Load() {
-		return r.busy, gnet.Close
+		r.quiet.Info("connection refused: shutting down", zap.Stringer("remote", gc.RemoteAddr()))
+		return r.svc.refusal(true), gnet.Close
 	}
-	if n := r.conns.Add(1); n > r.maxConns {
+	if n := r.conns.Add(1); n > r.lim.maxConns {
 		r.conns.Add(-1)
-		r.log.Warn("connection refused: server full",
-			zap.Stringer("remote", gc.RemoteAddr()), zap.Int64("conns", n-1))
-		return r.full, gnet.Close
+		r.quiet.Warn("connection refused: server full",
+			zap.Stringer("remote", gc.RemoteAddr()), zap.Int64("conns", n-1), zap.Int64("max_conns", r.lim.maxConns))
+		return r.svc.refusal(false), gnet.Close
 	}
-	c := &conn{gc: gc, loop: l.idx, state: stateOpen, seen: time.Now().UnixNano()}
-	c.parser.MaxBody = r.maxBody
+	now := time.Now().UnixNano()
+	c := &conn[X]{gc: gc, remote: gc.RemoteAddr(), loop: l.idx, state: stateOpen, seen: now, opened: now}
+	if !r.admitIP(c) {
+		r.conns.Add(-1)
+		return r.svc.refusal(false), gnet.Close
+	}
+	r.svc.open(c)
 	gc.SetContext(c)
 	l.active.pushBack(c)
-	r.log.Info("connection opened", zap.Stringer("remote", gc.RemoteAddr()))
+	if c.peer == nil {
+		r.quiet.Info("connection opened", zap.Stringer("remote", gc.RemoteAddr()))
+	}
+	r.metrics.opened(r.conns.Load())
 	return nil, gnet.None
+}
+
+// admitIP counts c against its IP's cap; false means it is over the cap.
+func (r *reactor[X]) admitIP(c *conn[X]) bool {
+	if r.perIP == nil {
+		return true
+	}
+	ip := remoteIP(c)
+	r.ipMu.Lock()
+	n := r.perIP[ip]
+	ok := n < r.lim.maxPerIP
+	if ok {
+		r.perIP[ip] = n + 1
+	}
+	r.ipMu.Unlock()
+	if !ok {
+		r.quiet.Warn("connection refused: too many connections from this address",
+			zap.Stringer("remote", remoteAddr(c)), zap.Int("max_conns_per_ip", r.lim.maxPerIP))
+		return false
+	}
+	if c.peer == nil {
+		c.peer = &peerAddr{}
+	}
+	c.peer.counted = true
+	return true
+}
+
+// releaseIP undoes admitIP when c closes.
+func (r *reactor[X]) releaseIP(c *conn[X]) {
+	if c.peer == nil || !c.peer.counted {
+		return
+	}
+	ip := remoteIP(c)
+	r.ipMu.Lock()
+	if n := r.perIP[ip]; n > 1 {
+		r.perIP[ip] = n - 1
+	} else {
+		delete(r.perIP, ip)
+	}
+	r.ipMu.Unlock()
 }
 
 // OnTraffic hands input to the service, or throws it away once the
 // connection's last reply is queued.
-func (r *reactor) OnTraffic(gc gnet.Conn) gnet.Action {
-	c, _ := gc.Context().(*conn)
-	if c == nil || c.state != stateOpen || c.halted {
-		_, _ = gc.Discard(-1)
+func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn[X])
+	if c == nil || c.state != stateOpen {
+		n, _ := gc.Discard(-1)
+		if c != nil {
+			c.bytesIn += uint64(n)
+		}
 		return gnet.None
 	}
 	l := r.loops[c.loop].Load()
 	now := time.Now()
 	c.seen = now.UnixNano()
 	l.active.moveToBack(c)
-	r.svc.traffic(l, c, now)
+	switch {
+	case c.paused:
+		// The output is over the limit: the input waits, but not without
+		// bound.
+		if gc.InboundBuffered() > r.lim.maxInput {
+			l.abort(c, closeSlowConsumer, now)
+		}
+	default:
+		r.svc.input(l, c, now)
+	}
 	l.endEvent()
 	return gnet.None
 }
 
 // OnClose forgets a connection. It may run inside a Write that failed, in
 // the middle of flush.
-func (r *reactor) OnClose(gc gnet.Conn, err error) gnet.Action {
-	c, _ := gc.Context().(*conn)
+func (r *reactor[X]) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*conn[X])
 	if c == nil || c.state == stateClosed {
 		return gnet.None // refused in OnOpen
 	}
 	l := r.loops[c.loop].Load()
-	was := c.state
-	switch was {
+	now := time.Now()
+	stopping := r.stopping.Load()
+	switch c.state {
 	case stateOpen:
-		l.active.remove(c)
+		why := closeClient
+		if l.writing == c {
+			why = closeWriteError
+		} else if stopping {
+			why = closeShutdown
+		}
+		l.leaveOpen(c, why)
+		if !stopping {
+			r.svc.ended(l, c, why, now)
+		}
 	case stateLinger:
 		l.lingering.remove(c)
 	}
+	c.bytesIn += uint64(gc.InboundBuffered())
 	c.state = stateClosed
-	c.gc = nil
+	r.releaseIP(c)
 	left := r.conns.Add(-1)
-	stopping := r.stopping.Load()
-	if was == stateOpen && !stopping {
-		r.svc.gone(l, c, time.Now())
+	fields := []zap.Field{
+		zap.Stringer("remote", remoteAddr(c)), zap.Stringer("reason", c.why),
+		zap.Duration("open", time.Duration(now.UnixNano()-c.opened).Round(time.Millisecond)),
+		zap.Uint64("bytes_in", c.bytesIn), zap.Uint64("bytes_out", c.bytesOut),
+		r.svc.describe(c),
 	}
-	if err != nil {
-		r.log.Debug("connection closed", zap.Error(err))
+	if err != nil && c.why == closeClient || c.why == closeWriteError {
+		fields = append(fields, zap.Error(err))
 	}
+	r.quiet.Info("connection closed", fields...)
+	c.gc = nil
+	r.metrics.closed(c.why, left, c.bytesIn, c.bytesOut)
 	if left == 0 && r.draining.Load() {
 		r.closeDrainDone()
 	}
@@ -219,25 +423,41 @@ func (r *reactor) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // OnShutdown marks the start of Engine.Stop, which closes every connection.
-func (r *reactor) OnShutdown(gnet.Engine) { r.stopping.Store(true) }
+func (r *reactor[X]) OnShutdown(gnet.Engine) { r.stopping.Store(true) }
 
-// OnTick sweeps idle and lingering connections on every loop.
-func (r *reactor) OnTick() (time.Duration, gnet.Action) {
-	_ = r.forEachLoop(context.Background(), (*loop).sweep)
+// OnTick sweeps every loop. While some connection waits for its output to
+// drain, it sweeps often, so that reading resumes soon after.
+func (r *reactor[X]) OnTick() (time.Duration, gnet.Action) {
+	_ = r.forEachLoop(context.Background(), false, (*loop[X]).sweep)
+	if r.paused.Load() > 0 {
+		return min(r.tick, 20*time.Millisecond), gnet.None
+	}
 	return r.tick, gnet.None
 }
 
-func (l *loop) sweep() {
+// sweep closes the connections whose time is up: idle ones, those whose
+// partial frame is too old, those paused too long on the output limit, and
+// lingering ones; it resumes the paused ones whose output has drained.
+func (l *loop[X]) sweep() {
 	if l.r.stopping.Load() {
 		return
 	}
 	now := time.Now()
-	idleBefore := now.Add(-l.r.idle).UnixNano()
+	lim := &l.r.lim
+	idleBefore := now.Add(-lim.idle).UnixNano()
 	for c := l.active.head; c != nil && c.seen <= idleBefore; c = l.active.head {
-		l.r.log.Info("connection idle, closing", zap.Stringer("remote", c.gc.RemoteAddr()), zap.Duration("idle", l.r.idle))
-		l.drop(c, now)
+		l.abort(c, closeIdle, now)
 	}
-	lingerBefore := now.Add(-l.r.linger).UnixNano()
+	frameBefore := now.Add(-lim.frameTimeout).UnixNano()
+	for c := l.frames.head; c != nil && c.begun <= frameBefore; c = l.frames.head {
+		l.r.svc.frameTimeout(l, c, now)
+		if c.begun != 0 && c.state == stateOpen {
+			// The service must end it; never loop on the same conn.
+			l.abort(c, closeFrameTimeout, now)
+		}
+	}
+	l.sweepPaused(now)
+	lingerBefore := now.Add(-lim.linger).UnixNano()
 	for c := l.lingering.head; c != nil; {
 		next := c.next
 		switch {
@@ -253,127 +473,186 @@ func (l *loop) sweep() {
 	l.endEvent()
 }
 
-// queue appends a frame to a connection's output for the next flush. A
-// connection that lingers already has its last reply: nothing more is
-// queued for it.
-func (l *loop) queue(c *conn, frame []byte) {
-	if c.state != stateOpen {
+// sweepPaused resumes paused connections whose output has drained below
+// the limit, and closes those that stayed over it too long.
+func (l *loop[X]) sweepPaused(now time.Time) {
+	if len(l.paused) == 0 {
 		return
 	}
-	if c.out == nil {
-		c.out = l.buffer()
-	}
-	*c.out = append(*c.out, frame...)
-	if !c.dirty {
-		c.dirty = true
-		l.dirty = append(l.dirty, c)
-	}
-}
-
-// endEvent flushes l's output and lets the service pass on what it
-// gathered for other loops. Nested calls (OnClose inside a Write) leave the
-// work to the outer one.
-func (l *loop) endEvent() {
-	if l.flushing {
-		return
-	}
-	l.flush()
-	l.r.svc.endEvent(l)
-}
-
-// flush writes every connection's queued output with one Write each, then
-// drops connections whose unsent output passed the limit and sends the FIN
-// of lingering ones. A failed Write closes its connection inside the call,
-// which may queue LEFT events for others: they join the dirty list and are
-// written in the same pass.
-func (l *loop) flush() {
-	l.flushing = true
-	for i := 0; i < len(l.dirty); i++ {
-		c := l.dirty[i]
-		l.dirty[i] = nil
-		c.dirty = false
-		out := c.out
-		c.out = nil
-		if c.state <= stateLinger {
-			_, _ = c.gc.Write(*out)
-		}
-		l.recycle(out)
-		if c.state > stateLinger {
-			continue
-		}
-		pending := c.gc.OutboundBuffered()
+	// Resuming a connection may pause it again, appending to l.paused.
+	list := l.paused
+	l.paused, l.pausedSpare = l.pausedSpare[:0], nil
+	tooOld := now.Add(-l.r.lim.slowTimeout).UnixNano()
+	for _, p := range list {
+		c := p.c
 		switch {
-		case pending > l.r.maxPending:
-			l.r.log.Warn("slow consumer, closing", zap.Stringer("remote", c.gc.RemoteAddr()),
-				zap.Int("pending", pending), zap.Int("limit", l.r.maxPending))
-			l.drop(c, time.Now())
-		case c.state == stateLinger && !c.fin && pending == 0:
-			shutdownWrite(c)
+		case c.state != stateOpen || !c.paused:
+		case !l.full(c, 0):
+			l.resume(c)
+			l.r.svc.input(l, c, now)
+		case p.since <= tooOld:
+			l.resume(c)
+			l.r.metrics.slowConsumer()
+			l.r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
+				zap.Int("pending", l.pending(c)), zap.Int("limit", l.r.lim.maxPending))
+			l.abort(c, closeSlowConsumer, now)
+		default:
+			l.paused = append(l.paused, p)
 		}
 	}
-	l.dirty = l.dirty[:0]
-	l.flushing = false
+	clear(list)
+	l.pausedSpare = list[:0]
 }
 
-// finish makes c's queued output its last: it lingers from now on.
-func (l *loop) finish(c *conn, now time.Time) {
+// finish makes c's queued output its last, for reason why: c lingers from
+// now on (no more input is read; a FIN follows the output) and the service
+// hears that it ended.
+func (l *loop[X]) finish(c *conn[X], why closeReason, now time.Time) {
 	if c.state != stateOpen {
 		return
 	}
-	l.active.remove(c)
+	l.linger(c, why, now)
+	l.r.svc.ended(l, c, why, now)
+}
+
+// linger moves an open c to the linger list.
+func (l *loop[X]) linger(c *conn[X], why closeReason, now time.Time) {
+	l.leaveOpen(c, why)
 	c.state = stateLinger
 	c.seen = now.UnixNano()
 	l.lingering.pushBack(c)
 }
 
-// drop ends an open connection that did nothing wrong by its own request:
-// idle, slow consumer. The service is told first, so its group hears LEFT.
-func (l *loop) drop(c *conn, now time.Time) {
-	if c.state != stateOpen {
+// abort ends c at once for reason why (idle, slow consumer, a frame
+// timeout with nothing to say): the service hears it first, so a group
+// hears LEFT, then the socket is closed without waiting for the output. A
+// lingering connection is closed too, keeping the reason of its last reply.
+func (l *loop[X]) abort(c *conn[X], why closeReason, now time.Time) {
+	switch c.state {
+	case stateOpen:
+		l.leaveOpen(c, why)
+		c.state = stateClosing
+		l.r.svc.ended(l, c, why, now)
+	case stateLinger:
+		l.lingering.remove(c)
+		c.state = stateClosing
+	default:
 		return
 	}
-	l.active.remove(c)
-	c.state = stateClosing
-	l.r.svc.gone(l, c, now)
 	_ = c.gc.Close()
 }
 
-// drain starts a graceful shutdown on l: every open connection gets the
-// service's goodbye and lingers, so it is closed once the client has read
-// it and gone, or when the linger time is up.
-func (l *loop) drain() {
+// leaveOpen takes an open c off the open-state lists and records why it
+// ended: the one place a reason is set.
+func (l *loop[X]) leaveOpen(c *conn[X], why closeReason) {
+	l.active.remove(c)
+	if c.begun != 0 {
+		l.frames.remove(c)
+		c.begun = 0
+	}
+	if c.paused {
+		l.resume(c)
+	}
+	c.why = why
+}
+
+// partial tells the reactor whether c's unread input holds a frame that
+// has begun; fresh means a frame was completed since the last call, so the
+// partial one is new. The frame timeout counts from when it began.
+func (l *loop[X]) partial(c *conn[X], begun, fresh bool, now time.Time) {
+	switch {
+	case !begun:
+		if c.begun != 0 {
+			l.frames.remove(c)
+			c.begun = 0
+		}
+	case c.begun == 0:
+		c.begun = now.UnixNano()
+		l.frames.pushBack(c)
+	case fresh:
+		c.begun = now.UnixNano()
+		l.frames.moveToBack(c)
+	}
+}
+
+// consume discards n bytes of c's input that the service has used.
+func (l *loop[X]) consume(c *conn[X], n int) {
+	// gnet's Discard(0) discards everything buffered: a partial frame must
+	// not be discarded at all.
+	if n > 0 {
+		_, _ = c.gc.Discard(n)
+		c.bytesIn += uint64(n)
+	}
+}
+
+func (r *reactor[X]) closeDrainDone() {
+	r.drainOnce.Do(func() { close(r.drainDone) })
+}
+
+// sayGoodbye starts a graceful shutdown on l: every open connection gets
+// the service's goodbye and lingers, so it is closed once the client has
+// read it and gone, or when the linger time is up. The service hears of
+// these ends only once every loop has said goodbye (endDrained), so that
+// nobody is told of another's leaving after its own goodbye.
+func (l *loop[X]) sayGoodbye() {
 	now := time.Now()
+	bye := l.r.svc.goodbye()
 	for c := l.active.head; c != nil; c = l.active.head {
-		l.r.svc.drain(l, c)
-		l.finish(c, now)
+		if bye == nil {
+			l.abort(c, closeShutdown, now)
+			continue
+		}
+		l.queue(c, bye)
+		l.linger(c, closeShutdown, now)
+		l.drained = append(l.drained, c)
 	}
 	l.endEvent()
 }
 
-func (r *reactor) closeDrainDone() {
-	r.drainOnce.Do(func() { close(r.drainDone) })
+// endDrained tells the service of the connections sayGoodbye ended.
+func (l *loop[X]) endDrained() {
+	now := time.Now()
+	for _, c := range l.drained {
+		l.r.svc.ended(l, c, closeShutdown, now)
+	}
+	l.drained = nil
+	l.endEvent()
 }
 
-// Output buffers: flushed ones are kept for reuse so that a busy server does
-// not allocate one per event, and idle connections hold none.
-const (
-	spareBuffers  = 256
-	spareCapLimit = 64 << 10
-)
-
-func (l *loop) buffer() *[]byte {
-	if n := len(l.spare); n > 0 {
-		b := l.spare[n-1]
-		l.spare = l.spare[:n-1]
-		return b
+// remoteAddr is the client's address: the PROXY header's, else the
+// socket's.
+func remoteAddr[X any](c *conn[X]) addrString {
+	if c.peer != nil && c.peer.addr.IsValid() {
+		return addrString{ap: c.peer.addr}
 	}
-	b := make([]byte, 0, 512)
-	return &b
+	return addrString{a: c.remote}
 }
 
-func (l *loop) recycle(b *[]byte) {
-	if cap(*b) <= spareCapLimit && len(l.spare) < spareBuffers {
-		*b = (*b)[:0]
-		l.spare = append(l.spare, b)
+// remoteIP is the client's IP, for the per-IP cap.
+func remoteIP[X any](c *conn[X]) netip.Addr {
+	if c.peer != nil && c.peer.addr.IsValid() {
+		return c.peer.addr.Addr()
 	}
+	if a, ok := c.remote.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+// addrString prints an address for the log without formatting it unless
+// the line is written.
+type addrString struct {
+	a  net.Addr
+	ap netip.AddrPort
+}
+
+func (s addrString) String() string {
+	switch {
+	case s.ap.IsValid():
+		return s.ap.String()
+	case s.a != nil:
+		return s.a.String()
+	}
+	return "unknown"
 }

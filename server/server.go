@@ -12,97 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
-
-	"campfire/protocol"
 )
-
-// Config is the configuration of a server. DefaultConfig gives the values
-// documented in the serve command's -h.
-type Config struct {
-	// Addr is the challenge service's address (the echo service's for
-	// StartEcho). Port 0 picks a free port; Server.Addr tells which.
-	Addr string
-	// EchoAddr, if set, also runs the echo service on that address.
-	EchoAddr string
-	// KeepOpen makes the echo service keep echoing instead of closing after
-	// the first echo.
-	KeepOpen bool
-	// IDs is the range of valid camp ids.
-	IDs protocol.IDRange
-	// MaxCampers caps how many campers may be checked in at once; past it
-	// checkin answers 503. 0 means no cap beyond the id range.
-	MaxCampers int
-	// MaxBody is the largest Content-Length accepted (413 above).
-	MaxBody int
-	// MaxPending is how many bytes of output may wait for a connection that
-	// does not read before it is closed as a slow consumer.
-	MaxPending int
-	// Idle closes a connection that sent nothing for this long.
-	Idle time.Duration
-	// MaxConns is the connection cap; past it new connections get 503.
-	// 0 means the open-file limit less a reserve.
-	MaxConns int
-	// Loops is the number of gnet event loops. With one, everything runs on
-	// it; with more, connections are spread over them and the camp stays on
-	// loop 0 (see forward.go).
-	Loops int
-	// Grace bounds the shutdown drain and how long a connection lingers
-	// after its last reply.
-	Grace time.Duration
-}
-
-// Defaults.
-const (
-	DefaultAddr       = "0.0.0.0:2022"
-	DefaultMaxPending = 4 << 20
-	DefaultIdle       = 10 * time.Minute
-	DefaultGrace      = 5 * time.Second
-	DefaultLoops      = 1
-	// fdReserve is kept free below the open-file limit for the listener,
-	// epoll, the log and connections refused with 503.
-	fdReserve = 256
-)
-
-// DefaultConfig returns the defaults: the challenge service on 0.0.0.0:2022
-// with ids J001-J384.
-func DefaultConfig() Config {
-	return Config{
-		Addr:       DefaultAddr,
-		IDs:        protocol.DefaultIDs(),
-		MaxBody:    protocol.DefaultMaxBody,
-		MaxPending: DefaultMaxPending,
-		Idle:       DefaultIdle,
-		Grace:      DefaultGrace,
-		Loops:      DefaultLoops,
-	}
-}
-
-// validate checks cfg and fills MaxConns from the open-file limit.
-func (cfg *Config) validate(limit int) error {
-	switch {
-	case cfg.MaxBody <= 0:
-		return fmt.Errorf("max body %d: must be positive", cfg.MaxBody)
-	case cfg.MaxPending <= 0:
-		return fmt.Errorf("max pending %d: must be positive", cfg.MaxPending)
-	case cfg.Idle <= 0:
-		return fmt.Errorf("idle %s: must be positive", cfg.Idle)
-	case cfg.Grace <= 0:
-		return fmt.Errorf("grace %s: must be positive", cfg.Grace)
-	case cfg.MaxConns < 0:
-		return fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
-	case cfg.Loops < 1 || cfg.Loops > maxLoops:
-		return fmt.Errorf("loops %d: want 1 to %d", cfg.Loops, maxLoops)
-	case cfg.MaxCampers < 0:
-		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
-	case cfg.IDs.Digits == 0:
-		cfg.IDs = protocol.DefaultIDs()
-	}
-	capacity := max(limit-fdReserve, 1)
-	if cfg.MaxConns == 0 || cfg.MaxConns > capacity {
-		cfg.MaxConns = capacity
-	}
-	return nil
-}
 
 // Server is a running challenge service, with the echo service beside it if
 // configured, or a lone echo service.
@@ -115,7 +25,7 @@ type Server struct {
 	err     error
 }
 
-// Start runs the challenge service (and the echo service if cfg.EchoAddr is
+// Start runs the camp service (and the echo service if cfg.EchoAddr is
 // set) and returns once both listen.
 func Start(cfg Config, log *zap.Logger) (*Server, error) {
 	return start(cfg, log, true)
@@ -126,34 +36,37 @@ func StartEcho(cfg Config, log *zap.Logger) (*Server, error) {
 	return start(cfg, log, false)
 }
 
-func start(cfg Config, log *zap.Logger, challenge bool) (*Server, error) {
+func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 	limit := raiseFileLimit()
 	if err := cfg.validate(limit); err != nil {
 		return nil, err
 	}
-	var main *reactor
-	if challenge {
-		main = newChallenge(cfg, log.Named("challenge")).r
+	var main handler
+	fields := []zap.Field{zap.String("addr", cfg.Addr), zap.Int("loops", cfg.Loops),
+		zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit)}
+	if camp {
+		main = newCampService(cfg, log.Named("camp")).r
+		fields = append(fields, zap.Stringer("ids", cfg.IDs))
 	} else {
-		main = newEcho(cfg, log.Named("echo")).r
+		main = newEchoService(cfg, log.Named("echo")).r
+		fields = append(fields, zap.Bool("keep_open", cfg.KeepOpen))
 	}
-	log.Info("starting", zap.String("service", main.name), zap.String("addr", cfg.Addr), zap.Stringer("ids", cfg.IDs),
-		zap.Int("loops", cfg.Loops), zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit))
+	log.Info("starting", append([]zap.Field{zap.String("service", main.serviceName())}, fields...)...)
 	s := &Server{done: make(chan struct{})}
 	var err error
 	if s.main, err = startEngine(main, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
 	}
-	log.Info("listening", zap.String("service", main.name), zap.String("addr", s.main.addr))
-	if challenge && cfg.EchoAddr != "" {
+	log.Info("listening", zap.String("service", main.serviceName()), zap.String("addr", s.main.addr))
+	if camp && cfg.EchoAddr != "" {
 		ecfg := cfg
 		ecfg.Addr = cfg.EchoAddr
-		echo := newEcho(ecfg, log.Named("echo")).r
+		echo := newEchoService(ecfg, log.Named("echo")).r
 		if s.echo, err = startEngine(echo, cfg.EchoAddr, cfg.Loops, log); err != nil {
 			_ = s.main.stop(context.Background())
 			return nil, err
 		}
-		log.Info("listening", zap.String("service", echo.name), zap.String("addr", s.echo.addr),
+		log.Info("listening", zap.String("service", echo.serviceName()), zap.String("addr", s.echo.addr),
 			zap.Bool("keep_open", cfg.KeepOpen))
 	}
 	go s.watch()
@@ -196,7 +109,7 @@ func (s *Server) watch() {
 		stopped := s.stopped
 		s.stopMu.Unlock()
 		if !stopped {
-			errs = append(errs, fmt.Errorf("%s service on %s stopped on its own: %w", e.r.name, e.addr, e.unexpected()))
+			errs = append(errs, fmt.Errorf("%s service on %s stopped on its own: %w", e.h.serviceName(), e.addr, e.unexpected()))
 			// One engine down means the process is broken; stop the other.
 			s.beginStop()
 			for _, o := range engines {
@@ -240,20 +153,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// handler is what an engine needs of its reactor, whatever its service.
+type handler interface {
+	gnet.EventHandler
+	serviceName() string
+	booted() <-chan gnet.Engine
+	// drain refuses new connections from now on and sends every open one
+	// its goodbye; done is closed once none is left.
+	drain(ctx context.Context) (done <-chan struct{})
+	grace() time.Duration
+	logger() *zap.Logger
+}
+
 // engine is one gnet engine running one reactor.
 type engine struct {
-	r    *reactor
+	h    handler
 	eng  gnet.Engine
 	addr string
 	done chan struct{}
 	err  error // what gnet.Run returned
 }
 
-func startEngine(r *reactor, addr string, loops int, log *zap.Logger) (*engine, error) {
-	e := &engine{r: r, done: make(chan struct{})}
+func startEngine(h handler, addr string, loops int, log *zap.Logger) (*engine, error) {
+	e := &engine{h: h, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
-		e.err = gnet.Run(r, "tcp://"+addr,
+		e.err = gnet.Run(h, "tcp://"+addr,
 			gnet.WithNumEventLoop(loops),
 			gnet.WithReuseAddr(true),
 			gnet.WithTicker(true),
@@ -262,7 +187,7 @@ func startEngine(r *reactor, addr string, loops int, log *zap.Logger) (*engine, 
 		)
 	}()
 	select {
-	case eng := <-r.boot:
+	case eng := <-h.booted():
 		e.eng = eng
 	case <-e.done:
 		return nil, fmt.Errorf("listen %s: %w", addr, e.unexpected())
@@ -286,17 +211,14 @@ func (e *engine) unexpected() error {
 // shutdown drains the reactor, bounded by the grace period and ctx, then
 // stops the engine.
 func (e *engine) shutdown(ctx context.Context) error {
-	r := e.r
-	r.draining.Store(true)
-	if err := r.forEachLoop(ctx, (*loop).drain); err != nil || r.conns.Load() == 0 {
-		r.closeDrainDone()
-	}
-	grace := time.NewTimer(r.linger)
+	grace := time.NewTimer(e.h.grace())
 	defer grace.Stop()
+	ctx, cancel := context.WithTimeout(ctx, e.h.grace())
+	defer cancel()
 	select {
-	case <-r.drainDone:
+	case <-e.h.drain(ctx):
 	case <-grace.C:
-		r.log.Warn("grace period over, closing remaining connections", zap.Duration("grace", r.linger))
+		e.h.logger().Warn("grace period over, closing remaining connections", zap.Duration("grace", e.h.grace()))
 	case <-ctx.Done():
 	}
 	return e.stop(ctx)
@@ -311,7 +233,7 @@ func (e *engine) stop(ctx context.Context) error {
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		return fmt.Errorf("stop %s service: %w", e.r.name, ctx.Err())
+		return fmt.Errorf("stop %s service: %w", e.h.serviceName(), ctx.Err())
 	}
 	return err
 }

@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"campfire/groups"
+	"campfire/protocol"
+)
+
+// campState is the camp service's share of a connection. The fields above
+// the line belong to the connection's own loop; gone belongs to the loop
+// that holds the camp.
+type campState struct {
+	parser   protocol.Parser
+	inflight int32           // requests handed to the camp and not answered yet
+	camper   protocol.CampID // the id it checked in with, for the close log
+	// halted: the connection's last reply is on its way (or it ended); its
+	// input is thrown away and its end needs no checkout.
+	halted bool
+	// gone is the camp's own record that the connection has left: what
+	// arrives for it after that is ignored.
+	gone bool
+}
+
+// campConn is a connection of the camp service.
+type campConn = conn[campState]
+
+// campLoop is an event loop of the camp service.
+type campLoop = loop[campState]
+
+// campService serves CAMP/1.0. On the loop that reads a connection it cuts
+// frames out of gnet's inbound buffer and turns them into commands for the
+// camp; a carrier takes each command to the loop that holds the camp,
+// where campCore applies it, and brings the results (connection, bytes,
+// last?) back to the loops of the connections involved, where receive
+// queues them. It is the only part of the server that knows CAMP.
+type campService struct {
+	r       *reactor[campState]
+	core    *campCore
+	carrier carrier
+	log     *zap.Logger
+	frames  [maxLoops]*protocol.Frame // per-loop scratch for the frame being read
+	bye     []byte                    // SHUTDOWN
+	full    []byte                    // 503 to a connection over a cap
+	busy    []byte                    // 503 to a connection while shutting down
+	timeout []byte                    // explanation of a 408
+	maxBody int
+	// maxReply bounds the reply to one request, so that the output limit
+	// can count the replies still in flight.
+	maxReply int
+}
+
+func newCampService(cfg Config, log *zap.Logger) *campService {
+	s := &campService{
+		bye:     protocol.AppendBody(protocol.AppendEvent(nil, protocol.EventShutdown, nil), nil),
+		full:    protocol.AppendError(nil, protocol.StatusServiceUnavailable, nil, "server full: too many connections, try again later"),
+		busy:    protocol.AppendError(nil, protocol.StatusServiceUnavailable, nil, "server shutting down"),
+		timeout: []byte("frame not complete within " + cfg.FrameTimeout.String()),
+		maxBody: cfg.MaxBody,
+	}
+	s.maxReply = maxReplySize()
+	s.r = newReactor("camp", cfg, log, service[campState](s))
+	s.log = s.r.quiet
+	s.core = newCampCore(cfg, s.r.quiet)
+	if cfg.Loops > 1 {
+		s.carrier = newLoopsCarrier(s)
+	} else {
+		s.carrier = &directCarrier{s: s}
+	}
+	// Draining is one transition: the camp refuses check-ins from the
+	// moment the shutdown begins, before anyone is told.
+	s.r.beforeDrain = func(ctx context.Context) {
+		_ = s.r.onLoop0(ctx, func(*campLoop) { s.core.camp.SetDraining(true) })
+	}
+	s.r.onLoop = func(l *campLoop) {
+		s.frames[l.idx] = new(protocol.Frame)
+		s.carrier.addLoop(l)
+	}
+	return s
+}
+
+// maxReplySize is the longest reply one request can get: a 501 quoting a
+// start line of MaxLine bytes, or help with the longest Id.
+func maxReplySize() int {
+	id := []byte(strings.Repeat("x", protocol.MaxIDHeader))
+	help := protocol.AppendBody(protocol.AppendHeader(protocol.AppendStatus(nil, protocol.StatusOK), protocol.HeaderID, id), []byte(protocol.Help))
+	unknown := protocol.AppendError(nil, protocol.StatusNotImplemented, id,
+		"unknown request "+strings.Repeat(`\x00`, protocol.MaxLine)+"; known requests: "+protocol.Known)
+	return max(len(help), len(unknown))
+}
+
+func (s *campService) open(c *campConn) { c.x.parser.MaxBody = s.maxBody }
+
+// input parses every whole frame gnet has buffered and hands each to the
+// carrier in order, until the output is over its limit; a partial frame
+// stays buffered (the parser remembers how far it got).
+func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
+	buf, _ := c.gc.Peek(-1)
+	if c.x.halted {
+		l.consume(c, len(buf))
+		return
+	}
+	frame := s.frames[l.idx]
+	used := 0
+	fresh := false
+	for used < len(buf) {
+		if l.full(c, int(c.x.inflight)*s.maxReply) {
+			l.pause(c, now)
+			break
+		}
+		n, ok, err := c.x.parser.Parse(buf[used:], frame)
+		if err != nil {
+			s.fail(l, c, protocol.StatusOf(err), err.Error(), closeBadFrame, now)
+			break
+		}
+		if n == 0 {
+			break
+		}
+		used += n
+		if ok {
+			fresh = true
+			c.x.inflight++
+			s.carrier.submit(l, &command{kind: cmdRequest, c: c, req: frame.Request()}, now)
+			if c.state != stateOpen || c.x.halted {
+				break
+			}
+		}
+	}
+	if c.state != stateOpen || c.x.halted {
+		used = len(buf) // nothing after the last reply is read
+	}
+	l.consume(c, used)
+	l.partial(c, c.state == stateOpen && !c.x.halted && used < len(buf), fresh, now)
+}
+
+// resumeIfRoom goes on reading a paused connection once its output and
+// the replies still in flight fit the limit again.
+func (s *campService) resumeIfRoom(l *campLoop, c *campConn, now time.Time) {
+	if c.paused && c.state == stateOpen && !l.full(c, int(c.x.inflight)*s.maxReply) {
+		l.resume(c)
+		s.input(l, c, now)
+	}
+}
+
+// fail answers input that ends the connection (a bad frame, a frame
+// timeout): the camp checks the camper out and sends the error as its
+// last reply, behind the replies to the requests before it.
+func (s *campService) fail(l *campLoop, c *campConn, status int, msg string, why closeReason, now time.Time) {
+	s.log.Info("closing on bad input", zap.Stringer("remote", remoteAddr(c)), zap.Int("status", status), zap.String("error", msg))
+	c.x.halted = true
+	l.partial(c, false, false, now)
+	s.carrier.submit(l, &command{kind: cmdFail, c: c, status: status, text: []byte(msg), why: why}, now)
+}
+
+// receive queues one result on its connection's loop.
+func (s *campService) receive(l *campLoop, r *result, now time.Time) {
+	c := r.c
+	if r.answer {
+		c.x.inflight--
+	}
+	if r.camper != 0 {
+		c.x.camper = r.camper
+	}
+	l.queue(c, r.frame)
+	if r.last != 0 {
+		c.x.halted = true
+		l.finish(c, r.last, now)
+	}
+}
+
+// ended checks a camper out when its connection ended for any reason the
+// camp did not give itself.
+func (s *campService) ended(l *campLoop, c *campConn, why closeReason, now time.Time) {
+	if c.x.halted {
+		return
+	}
+	c.x.halted = true
+	s.carrier.submit(l, &command{kind: cmdLeave, c: c, why: why}, now)
+}
+
+func (s *campService) frameTimeout(l *campLoop, c *campConn, now time.Time) {
+	s.fail(l, c, protocol.StatusRequestTimeout, string(s.timeout), closeFrameTimeout, now)
+}
+
+func (s *campService) goodbye() []byte { return s.bye }
+
+func (s *campService) refusal(busy bool) []byte {
+	if busy {
+		return s.busy
+	}
+	return s.full
+}
+
+func (s *campService) endRound(l *campLoop) { s.carrier.endRound(l) }
+
+func (s *campService) describe(c *campConn) zap.Field {
+	if c.x.camper == 0 {
+		return zap.Skip()
+	}
+	return zap.String("camper", s.core.ids.Format(c.x.camper))
+}
+
+// campCore holds the camp and applies commands to it. It runs only on the
+// loop that holds the camp (loop 0), whichever carrier brought the command.
+type campCore struct {
+	camp     *groups.Camp[*campConn]
+	ids      protocol.IDRange
+	log      *zap.Logger
+	errFrame []byte
+	res      result // scratch
+}
+
+func newCampCore(cfg Config, log *zap.Logger) *campCore {
+	return &campCore{
+		camp: groups.New[*campConn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
+		ids:  cfg.IDs,
+		log:  log,
+	}
+}
+
+// apply runs one command against the camp and hands every frame it
+// produced to out, in the order they must be written: the reply first,
+// then the events.
+func (k *campCore) apply(cmd *command, now time.Time, out router) {
+	c := cmd.c
+	if c.x.gone {
+		return // its last reply is on its way; what it sent after is ignored
+	}
+	switch cmd.kind {
+	case cmdRequest:
+		res := k.camp.Handle(c, &cmd.req, now)
+		k.res = result{c: c, frame: res.Reply, answer: true}
+		if res.Close {
+			k.res.last = closeCheckout
+			c.x.gone = true
+		}
+		if res.Change.Kind == groups.ChangeCheckin {
+			k.res.camper = res.Change.ID
+		}
+		out.route(&k.res)
+		k.deliver(res, c, out)
+	case cmdFail:
+		k.errFrame = protocol.AppendError(k.errFrame[:0], cmd.status, nil, string(cmd.text))
+		k.res = result{c: c, frame: k.errFrame, last: cmd.why}
+		out.route(&k.res)
+		k.leave(c, now, out)
+	case cmdLeave:
+		k.leave(c, now, out)
+	}
+}
+
+// leave checks c out, if it had checked in.
+func (k *campCore) leave(c *campConn, now time.Time, out router) {
+	c.x.gone = true
+	k.deliver(k.camp.Leave(c, now), c, out)
+}
+
+// deliver routes a result's events and logs what changed for c.
+func (k *campCore) deliver(res groups.Result[*campConn], c *campConn, out router) {
+	for _, d := range res.Deliveries {
+		k.res = result{c: d.To, frame: d.Frame}
+		out.route(&k.res)
+	}
+	switch res.Change.Kind {
+	case groups.ChangeCheckin:
+		k.log.Info("checked in", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
+			zap.Stringer("remote", remoteAddr(c)))
+	case groups.ChangeCheckout:
+		k.log.Info("checked out", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
+			zap.Stringer("remote", remoteAddr(c)))
+	}
+}

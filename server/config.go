@@ -1,0 +1,128 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"campfire/protocol"
+)
+
+// Config is the configuration of a server. DefaultConfig gives the values
+// documented in the serve command's -h.
+type Config struct {
+	// Addr is the camp service's address (the echo service's for
+	// StartEcho). Port 0 picks a free port; Server.Addr tells which.
+	Addr string
+	// EchoAddr, if set, also runs the echo service on that address.
+	EchoAddr string
+	// KeepOpen makes the echo service keep echoing instead of closing after
+	// the first echo.
+	KeepOpen bool
+	// IDs is the range of valid camp ids.
+	IDs protocol.IDRange
+	// MaxCampers caps how many campers may be checked in at once; past it
+	// checkin answers 503. 0 means no cap beyond the id range.
+	MaxCampers int
+	// MaxBody is the largest Content-Length accepted (413 above).
+	MaxBody int
+	// MaxPending is how many bytes of unsent output a connection may have:
+	// over it its input waits, and past SlowTimeout it is closed as a slow
+	// consumer.
+	MaxPending int
+	// SlowTimeout is how long a connection's output may stay over
+	// MaxPending before it is closed.
+	SlowTimeout time.Duration
+	// Idle closes a connection that sent nothing for this long.
+	Idle time.Duration
+	// FrameTimeout answers 408 and closes a connection whose frame began
+	// and is not complete after this long.
+	FrameTimeout time.Duration
+	// MaxConns is the connection cap; past it new connections get 503.
+	// 0 means the open-file limit less a reserve.
+	MaxConns int
+	// MaxConnsPerIP caps the connections from one client IP; past it new
+	// ones get 503. 0 means no cap.
+	MaxConnsPerIP int
+	// Loops is the number of gnet event loops. With one, everything runs on
+	// it; with more, connections are spread over them and the camp stays on
+	// loop 0 (see loops.go).
+	Loops int
+	// Grace bounds the shutdown drain and how long a connection lingers
+	// after its last reply.
+	Grace time.Duration
+	// LogSample samples per-connection log lines (opened, closed, refused,
+	// checked in and out): the first 100 of a kind each second, then every
+	// 100th, so that a flood cannot flood the log.
+	LogSample bool
+}
+
+// Defaults.
+const (
+	DefaultAddr         = "0.0.0.0:2022"
+	DefaultMaxPending   = 4 << 20
+	DefaultSlowTimeout  = 10 * time.Second
+	DefaultIdle         = 10 * time.Minute
+	DefaultFrameTimeout = 60 * time.Second
+	DefaultGrace        = 5 * time.Second
+	DefaultLoops        = 1
+	// fdReserve is kept free below the open-file limit for the listener,
+	// epoll, the log and connections refused with 503.
+	fdReserve = 256
+)
+
+// DefaultConfig returns the defaults: the camp service on 0.0.0.0:2022
+// with ids J001-J384.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         DefaultAddr,
+		IDs:          protocol.DefaultIDs(),
+		MaxBody:      protocol.DefaultMaxBody,
+		MaxPending:   DefaultMaxPending,
+		SlowTimeout:  DefaultSlowTimeout,
+		Idle:         DefaultIdle,
+		FrameTimeout: DefaultFrameTimeout,
+		Grace:        DefaultGrace,
+		Loops:        DefaultLoops,
+		LogSample:    true,
+	}
+}
+
+// validate checks cfg and fills MaxConns from the open-file limit.
+func (cfg *Config) validate(limit int) error {
+	switch {
+	case cfg.MaxBody <= 0:
+		return fmt.Errorf("max body %d: must be positive", cfg.MaxBody)
+	case cfg.MaxPending <= 0:
+		return fmt.Errorf("max pending %d: must be positive", cfg.MaxPending)
+	case cfg.SlowTimeout <= 0:
+		return fmt.Errorf("slow timeout %s: must be positive", cfg.SlowTimeout)
+	case cfg.Idle <= 0:
+		return fmt.Errorf("idle %s: must be positive", cfg.Idle)
+	case cfg.FrameTimeout <= 0:
+		return fmt.Errorf("frame timeout %s: must be positive", cfg.FrameTimeout)
+	case cfg.Grace <= 0:
+		return fmt.Errorf("grace %s: must be positive", cfg.Grace)
+	case cfg.MaxConns < 0:
+		return fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
+	case cfg.MaxConnsPerIP < 0:
+		return fmt.Errorf("max conns per ip %d: must not be negative", cfg.MaxConnsPerIP)
+	case cfg.Loops < 1 || cfg.Loops > maxLoops:
+		return fmt.Errorf("loops %d: want 1 to %d", cfg.Loops, maxLoops)
+	case cfg.MaxCampers < 0:
+		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
+	case cfg.IDs.Digits == 0:
+		cfg.IDs = protocol.DefaultIDs()
+	}
+	capacity := max(limit-fdReserve, 1)
+	if cfg.MaxConns == 0 || cfg.MaxConns > capacity {
+		cfg.MaxConns = capacity
+	}
+	return nil
+}
+
+// maxFrameBytes is the most input one frame may take: a start line and
+// MaxHeaders header lines, each at most MaxLine bytes and a CRLF, an empty
+// line and the largest body.
+func maxFrameBytes(maxBody int) int {
+	return (protocol.MaxHeaders+1)*(protocol.MaxLine+2) + 2 + maxBody
+}

@@ -1,0 +1,289 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"campfire/protocol"
+)
+
+// loopsCarrier is the carrier of -loops N: the camp lives on loop 0 and
+// stays single-threaded; the other loops only read and write their own
+// connections. A loop gathers the commands it reads for loop 0 during a
+// callback into one batch and hands it on at the callback's end; loop 0
+// applies them and gathers the results for each other loop the same way.
+//
+// Hand-offs do not rely on gnet's task queues for order (they can reorder
+// tasks once the urgent queue overflows): every loop has an inbox, a
+// lock-free stack that senders push batches onto and that the receiving
+// loop takes whole and reverses, so batches are handled in the order they
+// were pushed. A task on the receiving loop empties the inbox; a sender
+// schedules one only when none is pending, so a busy receiver pays one
+// wake-up per round of its own, not one per batch. A record names our conn,
+// never touching its gnet.Conn off its own loop, and every loop checks a
+// conn's state before writing, so a frame for a connection that has
+// meanwhile closed is dropped, never written to a reused descriptor.
+type loopsCarrier struct {
+	s     *campService
+	pool  sync.Pool // *batch
+	lanes [maxLoops]atomic.Pointer[lane]
+}
+
+// lane is one loop's end of the hand-offs.
+type lane struct {
+	c       *loopsCarrier
+	l       *campLoop
+	inbox   atomic.Pointer[batch]
+	wake    atomic.Bool // a task to empty the inbox is scheduled
+	task    gnet.Runnable
+	toCamp  *batch           // loops other than 0: commands gathered for loop 0
+	toLoop  [maxLoops]*batch // loop 0: results gathered for each loop
+	sendTo  []uint8          // loop 0: which toLoop batches are in use
+	router  loopsRouter      // loop 0
+	waiting []*campConn      // paused connections that got replies
+}
+
+func newLoopsCarrier(s *campService) *loopsCarrier {
+	return &loopsCarrier{s: s}
+}
+
+func (lc *loopsCarrier) addLoop(l *campLoop) {
+	ln := &lane{c: lc, l: l}
+	ln.router.lane = ln
+	ln.task = gnet.RunnableFunc(func(context.Context) error {
+		ln.receive()
+		return nil
+	})
+	lc.lanes[l.idx].Store(ln)
+}
+
+func (lc *loopsCarrier) submit(l *campLoop, cmd *command, now time.Time) {
+	ln := lc.lanes[l.idx].Load()
+	if l.idx == 0 {
+		ln.router.begin(now)
+		lc.s.core.apply(cmd, now, &ln.router)
+		return
+	}
+	if ln.toCamp == nil {
+		ln.toCamp = lc.get()
+	}
+	ln.toCamp.addCommand(cmd)
+}
+
+func (lc *loopsCarrier) endRound(l *campLoop) {
+	ln := lc.lanes[l.idx].Load()
+	if b := ln.toCamp; b != nil {
+		ln.toCamp = nil
+		lc.send(lc.lanes[0].Load(), b)
+	}
+	for _, i := range ln.sendTo {
+		b := ln.toLoop[i]
+		ln.toLoop[i] = nil
+		lc.send(lc.lanes[i].Load(), b)
+	}
+	ln.sendTo = ln.sendTo[:0]
+}
+
+// send pushes b onto to's inbox and wakes to's loop unless a wake-up is
+// already on its way.
+func (lc *loopsCarrier) send(to *lane, b *batch) {
+	for {
+		head := to.inbox.Load()
+		b.next = head
+		if to.inbox.CompareAndSwap(head, b) {
+			break
+		}
+	}
+	if to.wake.CompareAndSwap(false, true) {
+		if err := to.l.el.Execute(context.Background(), to.task); err != nil {
+			// The engine is stopping and closes every connection: what
+			// was on its way no longer has anywhere to go.
+			to.wake.Store(false)
+		}
+	}
+}
+
+// receive empties the inbox on its own loop, oldest batch first.
+func (ln *lane) receive() {
+	ln.wake.Store(false)
+	var list *batch
+	for b := ln.inbox.Swap(nil); b != nil; {
+		next := b.next
+		b.next = list
+		list = b
+		b = next
+	}
+	now := time.Now()
+	lc := ln.c
+	for b := list; b != nil; {
+		next := b.next
+		for i := range b.cmds {
+			cmd := b.command(&b.cmds[i])
+			ln.router.begin(now)
+			lc.s.core.apply(&cmd, now, &ln.router)
+		}
+		for i := range b.results {
+			rec := &b.results[i]
+			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, answer: rec.answer}, now)
+			if rec.answer && rec.c.paused {
+				ln.waiting = append(ln.waiting, rec.c)
+			}
+		}
+		lc.put(b)
+		b = next
+	}
+	// Connections paused for their replies in flight may go on now.
+	for i, c := range ln.waiting {
+		ln.waiting[i] = nil
+		lc.s.resumeIfRoom(ln.l, c, now)
+	}
+	ln.waiting = ln.waiting[:0]
+	ln.l.endEvent()
+}
+
+// loopsRouter runs on loop 0: results for its own connections are queued
+// at once, the others gathered per loop.
+type loopsRouter struct {
+	lane *lane
+	now  time.Time
+	gen  uint64 // counts applies: frames are shared only within one
+}
+
+func (r *loopsRouter) begin(now time.Time) {
+	r.now = now
+	r.gen++
+}
+
+func (r *loopsRouter) route(res *result) {
+	ln := r.lane
+	to := res.c.loop
+	if to == ln.l.idx {
+		ln.c.s.receive(ln.l, res, r.now)
+		return
+	}
+	b := ln.toLoop[to]
+	if b == nil {
+		b = ln.c.get()
+		ln.toLoop[to] = b
+		ln.sendTo = append(ln.sendTo, to)
+	}
+	b.addResult(res, r.gen)
+}
+
+// span locates bytes in a batch's buf; n < 0 stands for nil.
+type span struct{ off, n int32 }
+
+type cmdRecord struct {
+	c      *campConn
+	kind   cmdKind
+	why    closeReason
+	method protocol.Method
+	full   bool
+	badID  bool
+	status int32
+	name   span
+	args   span
+	id     span
+	body   span // the body, or cmdFail's text
+}
+
+type resultRecord struct {
+	c      *campConn
+	frame  span
+	camper protocol.CampID
+	last   closeReason
+	answer bool
+}
+
+// batch is what one loop hands another in one push. The sender owns it
+// until send, the receiver after.
+type batch struct {
+	next    *batch
+	cmds    []cmdRecord
+	results []resultRecord
+	buf     []byte
+	// The last frame copied and where it went: every recipient of one
+	// broadcast gets the same bytes from the camp, copied once per batch.
+	shared    []byte
+	sharedAt  span
+	sharedGen uint64
+}
+
+func (b *batch) span(p []byte) span {
+	if p == nil {
+		return span{n: -1}
+	}
+	off := len(b.buf)
+	b.buf = append(b.buf, p...)
+	return span{off: int32(off), n: int32(len(p))}
+}
+
+func (b *batch) bytes(s span) []byte {
+	if s.n < 0 {
+		return nil
+	}
+	return b.buf[s.off : s.off+s.n : s.off+s.n]
+}
+
+func (b *batch) addCommand(cmd *command) {
+	rec := cmdRecord{c: cmd.c, kind: cmd.kind, why: cmd.why, status: int32(cmd.status)}
+	switch cmd.kind {
+	case cmdRequest:
+		q := &cmd.req
+		rec.method, rec.full, rec.badID = q.Method, q.Full, q.BadID
+		rec.name, rec.args, rec.id, rec.body = b.span(q.Name), b.span(q.Args), b.span(q.ID), b.span(q.Body)
+	case cmdFail:
+		rec.body = b.span(cmd.text)
+	}
+	b.cmds = append(b.cmds, rec)
+}
+
+// command rebuilds a command; its bytes point into b.
+func (b *batch) command(rec *cmdRecord) command {
+	cmd := command{kind: rec.kind, c: rec.c, why: rec.why, status: int(rec.status)}
+	switch rec.kind {
+	case cmdRequest:
+		cmd.req = protocol.Request{
+			Method: rec.method, Name: b.bytes(rec.name), Args: b.bytes(rec.args), Full: rec.full,
+			ID: b.bytes(rec.id), BadID: rec.badID, Body: b.bytes(rec.body),
+		}
+	case cmdFail:
+		cmd.text = b.bytes(rec.body)
+	}
+	return cmd
+}
+
+func (b *batch) addResult(res *result, gen uint64) {
+	var at span
+	f := res.frame
+	if gen == b.sharedGen && len(f) > 0 && len(f) == len(b.shared) && unsafe.SliceData(f) == unsafe.SliceData(b.shared) {
+		at = b.sharedAt
+	} else {
+		at = b.span(f)
+		b.shared, b.sharedAt, b.sharedGen = f, at, gen
+	}
+	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, last: res.last, answer: res.answer})
+}
+
+func (lc *loopsCarrier) get() *batch {
+	if b, ok := lc.pool.Get().(*batch); ok {
+		return b
+	}
+	return new(batch)
+}
+
+// put returns b for reuse, unless it grew too large to keep.
+func (lc *loopsCarrier) put(b *batch) {
+	if cap(b.buf) > spareCapLimit || cap(b.cmds)+cap(b.results) > 4096 {
+		return
+	}
+	clear(b.cmds)
+	clear(b.results)
+	*b = batch{cmds: b.cmds[:0], results: b.results[:0], buf: b.buf[:0]}
+	lc.pool.Put(b)
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// The write side of the reactor. Frames queued for a connection during one
+// callback are appended to its output buffer and written with one Write at
+// the callback's end (flush), so a connection sent many frames in one event
+// costs one syscall, and a broadcast frame encoded once is copied to each
+// peer.
+//
+// The output limit is hard: before a service handles a request it asks
+// full whether the connection's unsent output (gnet's buffer plus what is
+// queued, plus what requests in flight may still add) is over -max-pending;
+// if so it pauses reading that connection. gnet still reads the socket into
+// its own buffer, so a paused connection may hold at most maxInput bytes of
+// unread input. The sweep resumes a connection once its output has drained
+// below the limit, and closes it as a slow consumer when it stayed over the
+// limit past -slow-timeout. Events from other connections are not paused:
+// one that finds the output already over twice the limit closes the
+// connection at once.
+
+// pausedConn is a connection whose input waits for its output to drain.
+type pausedConn[X any] struct {
+	c     *conn[X]
+	since int64 // unix nanoseconds
+}
+
+// peerAddr is what a connection knows of its client beyond the socket.
+type peerAddr struct {
+	addr    netip.AddrPort // the client's address from a PROXY header
+	pending bool           // the PROXY header has not arrived yet
+	counted bool           // counted against its IP's cap
+}
+
+// queue appends a frame to a connection's output for the next flush. Only
+// an open connection is queued to: one that lingers already has its last
+// reply.
+func (l *loop[X]) queue(c *conn[X], frame []byte) {
+	if c.state != stateOpen {
+		return
+	}
+	if c.out == nil {
+		c.out = l.buffer()
+	}
+	*c.out = append(*c.out, frame...)
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+// pending is c's unsent output: gnet's outbound buffer and what is queued.
+func (l *loop[X]) pending(c *conn[X]) int {
+	n := 0
+	if c.out != nil {
+		n = len(*c.out)
+	}
+	if c.state <= stateLinger {
+		n += c.gc.OutboundBuffered()
+	}
+	return n
+}
+
+// full reports whether c's output, with extra more bytes that requests in
+// flight may still add, is over the limit, so that its input must wait.
+func (l *loop[X]) full(c *conn[X], extra int) bool {
+	return l.pending(c)+extra > l.r.lim.maxPending
+}
+
+// pause stops reading c until its output drains (see sweepPaused).
+func (l *loop[X]) pause(c *conn[X], now time.Time) {
+	if c.paused || c.state != stateOpen {
+		return
+	}
+	c.paused = true
+	l.paused = append(l.paused, pausedConn[X]{c: c, since: now.UnixNano()})
+	l.r.paused.Add(1)
+}
+
+// resume lets c's input be read again. Its entry in l.paused is dropped by
+// the next sweep.
+func (l *loop[X]) resume(c *conn[X]) {
+	if c.paused {
+		c.paused = false
+		l.r.paused.Add(-1)
+	}
+}
+
+// endEvent flushes l's output and lets the service pass on what it
+// gathered for other loops. Nested calls (OnClose inside a Write) leave the
+// work to the outer one.
+func (l *loop[X]) endEvent() {
+	if l.flushing {
+		return
+	}
+	l.flush()
+	l.r.svc.endRound(l)
+	if len(l.dirty) > 0 {
+		// A carrier delivered to this loop's own connections.
+		l.flush()
+	}
+}
+
+// flush writes every connection's queued output with one Write each, then
+// enforces the output limit and sends the FIN of lingering connections
+// whose output has drained. A failed Write closes its connection inside the
+// call, which may queue LEFT events for others: they join the dirty list
+// and are written in the same pass.
+func (l *loop[X]) flush() {
+	l.flushing = true
+	now := time.Now()
+	for i := 0; i < len(l.dirty); i++ {
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.dirty = false
+		out := c.out
+		c.out = nil
+		if c.state <= stateLinger {
+			l.writing = c
+			n, _ := c.gc.Write(*out)
+			l.writing = nil
+			c.bytesOut += uint64(n)
+		}
+		l.recycle(out)
+		if c.state > stateLinger {
+			continue
+		}
+		pending := c.gc.OutboundBuffered()
+		l.peak = max(l.peak, pending)
+		switch {
+		case pending > 2*l.r.lim.maxPending && c.state == stateOpen:
+			l.r.metrics.slowConsumer()
+			l.r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
+				zap.Int("pending", pending), zap.Int("limit", l.r.lim.maxPending))
+			l.abort(c, closeSlowConsumer, now)
+		case pending > l.r.lim.maxPending:
+			l.pause(c, now)
+		case c.state == stateLinger && !c.fin && pending == 0:
+			shutdownWrite(c)
+		}
+	}
+	l.dirty = l.dirty[:0]
+	l.flushing = false
+}
+
+// shutdownWrite sends a FIN after the queued output: the graceful half of
+// every close that follows a last reply. The error is ignored: a socket
+// that cannot be shut down is about to be closed anyway.
+func shutdownWrite[X any](c *conn[X]) {
+	c.fin = true
+	_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+}
+
+// Output buffers: flushed ones are kept for reuse so that a busy server does
+// not allocate one per event, and idle connections hold none.
+const (
+	spareBuffers  = 256
+	spareCapLimit = 64 << 10
+)
+
+func (l *loop[X]) buffer() *[]byte {
+	if n := len(l.spare); n > 0 {
+		b := l.spare[n-1]
+		l.spare = l.spare[:n-1]
+		return b
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+func (l *loop[X]) recycle(b *[]byte) {
+	if cap(*b) <= spareCapLimit && len(l.spare) < spareBuffers {
+		*b = (*b)[:0]
+		l.spare = append(l.spare, b)
+	}
+}
