@@ -40,9 +40,15 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	} else {
 		fs.BoolVar(&cfg.KeepOpen, "keep-open", false, "keep echoing until the client leaves, instead of closing after the first echo")
 	}
-	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "`bytes` of unsent output a connection may have before it is closed as a slow consumer")
+	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "`bytes` of unsent output a connection may have; over it its input waits")
+	fs.DurationVar(&cfg.SlowTimeout, "slow-timeout", cfg.SlowTimeout, "close a connection whose unsent output stays over -max-pending this long (a slow consumer)")
 	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "close a connection that sends nothing for this long")
+	if challenge {
+		fs.DurationVar(&cfg.FrameTimeout, "frame-timeout", cfg.FrameTimeout, "answer 408 and close when a frame has begun and is not complete after this long")
+	}
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "connections from one client IP, 503 above it (0: no cap)")
+	fs.BoolVar(&cfg.LogSample, "log-sample", cfg.LogSample, "sample per-connection log lines (the first 100 a second of each kind, then every 100th)")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops; with more than one the camp stays on the first")
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
 	level := zap.InfoLevel

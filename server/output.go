@@ -69,8 +69,31 @@ func (l *loop[X]) pending(c *conn[X]) int {
 
 // full reports whether c's output, with extra more bytes that requests in
 // flight may still add, is over the limit, so that its input must wait.
+// Output queued during this callback is written first if that makes room:
+// the limit is on what the server holds, not on what the kernel took.
 func (l *loop[X]) full(c *conn[X], extra int) bool {
+	if l.pending(c)+extra <= l.r.lim.maxPending {
+		return false
+	}
+	if c.out != nil && len(*c.out) > 0 && c.state == stateOpen {
+		l.write(c)
+		if c.state != stateOpen {
+			return true // the write failed and closed it: stop reading
+		}
+	}
 	return l.pending(c)+extra > l.r.lim.maxPending
+}
+
+// write writes c's queued output now. c stays on the dirty list; flush
+// finds nothing left to write for it.
+func (l *loop[X]) write(c *conn[X]) {
+	out := c.out
+	c.out = nil
+	l.writing = c
+	n, _ := c.gc.Write(*out)
+	l.writing = nil
+	c.bytesOut += uint64(n)
+	l.recycle(out)
 }
 
 // pause stops reading c until its output drains (see sweepPaused).
@@ -119,15 +142,14 @@ func (l *loop[X]) flush() {
 		c := l.dirty[i]
 		l.dirty[i] = nil
 		c.dirty = false
-		out := c.out
-		c.out = nil
-		if c.state <= stateLinger {
-			l.writing = c
-			n, _ := c.gc.Write(*out)
-			l.writing = nil
-			c.bytesOut += uint64(n)
+		switch {
+		case c.out == nil:
+		case c.state <= stateLinger:
+			l.write(c)
+		default:
+			l.recycle(c.out)
+			c.out = nil
 		}
-		l.recycle(out)
 		if c.state > stateLinger {
 			continue
 		}

@@ -465,7 +465,7 @@ func (l *loop[X]) sweep() {
 			l.lingering.remove(c)
 			c.state = stateClosing
 			_ = c.gc.Close()
-		case !c.fin && c.gc.OutboundBuffered() == 0:
+		case !c.fin && l.pending(c) == 0:
 			shutdownWrite(c)
 		}
 		c = next
