@@ -1,51 +1,95 @@
-// Package server wires gnet to the protocol and groups packages: the
-// challenge service (CAMP/1.0) and the echo service.
+// Package server wires gnet to the protocol and groups packages: the camp
+// service (CAMP/1.0) and the echo service.
 //
-// Each service is one gnet engine, by default with one event loop. gnet's
-// acceptor hands connections to that loop, and every OnOpen, OnTraffic and
-// OnClose runs on it, so the group state machine (groups.Camp) lives in the
-// handler with no lock: OnTraffic peeks at gnet's inbound buffer, the per-connection
-// protocol.Parser cuts whole frames out of it without copying, the camp
-// answers each, and the handler discards what was used. Replies and events
-// are appended to a per-connection output buffer while an event is handled
-// and written with one Write per connection at its end (flush), so a
-// connection that is sent many frames in one event costs one syscall, and a
-// broadcast frame is encoded once by the camp and copied to each peer.
+// # How a request travels
 //
-// The gnet facts this package is built around (see ../shared/GNET.md):
+// read → parse → carrier → camp → results → queue → flush. gnet reads a
+// connection's socket on the event loop that owns it and calls the
+// reactor's OnTraffic (reactor.go). The reactor knows connections, not
+// CAMP: it hands the input to its service. The camp service (camp.go) peeks
+// at gnet's inbound buffer and lets the connection's protocol.Parser cut
+// whole frames out of it without copying; each frame becomes a command,
+// which it hands to the carrier (carrier.go). The carrier brings the
+// command to the loop that holds the camp, where campCore applies it to
+// groups.Camp, the single-threaded state machine, and routes every frame
+// the camp produced as a result (connection, bytes, last?) back to the loop
+// of its connection. There campService.receive queues the bytes on the
+// connection's output (output.go); at the end of the callback flush writes
+// each connection's output with one Write. A result marked last makes the
+// connection linger: a FIN goes out once its output has drained, and the
+// socket is closed when the client closes or the grace period is up.
 //
-//   - A gnet.Conn is never touched after OnClose: the per-connection context
-//     records the state, and a closed conn is skipped wherever it is still
-//     referenced. OnClose can run inside a Write that failed (in flush); the
-//     camp is never in the middle of a call then, because its results are
-//     copied into output buffers before anything is written.
-//   - Nothing is bounded for us: input is bounded by the parser's limits
-//     (a frame is at most 33 lines of 4 KiB plus -max-body), output by
-//     -max-pending, checked after every flush (a slow consumer is closed and
-//     checked out; its group hears LEFT).
+// There is one path and several carriers. With one loop (the default) the
+// camp is on the loop that read the request: the direct carrier applies
+// the command at once and the results are queued straight away, with
+// nothing copied. With -loops N the camp stays on loop 0 and the loops
+// carrier (loops.go) moves commands and results between loops in batches
+// through per-loop lock-free inboxes. Neither the reactor nor the camp
+// service knows which carrier runs.
+//
+// # The reactor
+//
+// reactor[X] is generic over the service's per-connection state, so the
+// echo service carries nothing of CAMP. It owns what every TCP service
+// needs: the connection cap and the per-IP cap (a 503 from the camp
+// service, a silent close on the echo port), the idle, linger and frame
+// lists, batched writes, the output limit, draining, and the one way a
+// connection ends: finish (its last reply is queued; it lingers) or abort
+// (it closes now), each with a closeReason (close.go). Every connection is
+// logged once when it opens and once when it closes, with the client's
+// address, the camper, the reason, how long it was open and the bytes both
+// ways; these lines, the refusals and the check-ins go through zap's
+// sampler (-log-sample) so that a flood cannot flood the log.
+//
+// The gnet facts this package is built around (gnet v2.10.0):
+//
+//   - A gnet.Conn is never touched after OnClose, and never off its own
+//     loop: a conn records its state and its remote address, and a closed
+//     conn is skipped wherever it is still referenced. OnClose can run
+//     inside a Write that failed; the camp is never in the middle of a call
+//     then, because its results are copied into output buffers before
+//     anything is written.
+//   - Nothing is bounded for us. Input is bounded by the parser's limits (a
+//     frame is at most 33 lines of 4 KiB plus -max-body), by -frame-timeout
+//     (a frame that has begun and is not complete in time gets 408) and,
+//     while a connection is paused, by its unread input. Output is bounded
+//     hard: before each request the service asks whether the connection's
+//     unsent output (plus the replies its requests in flight may add) is
+//     over -max-pending; if so it stops reading that connection until the
+//     output drains, and closes it as a slow consumer when the output stays
+//     over the limit past -slow-timeout. A connection never holds more than
+//     the limit plus one reply of its own making; events from others that
+//     find its output over twice the limit close it at once.
 //   - An accept error such as EMFILE stops the engine, so the connection cap
 //     (-max-conns, by default the open-file limit less 256) is enforced in
-//     OnOpen with a 503, and an engine that stops on its own makes the
-//     command log it and exit 1.
+//     OnOpen, and an engine that stops on its own makes the command log it
+//     and exit 1.
 //   - Closing a socket that has unread input makes the kernel send a reset,
-//     which can destroy a reply in flight. After a connection's last reply
-//     (checkout, a frame error, the echo) it lingers: input is discarded, a
-//     FIN goes out once the output has drained, and the socket is closed
-//     when the client closes or -grace has passed.
-//   - Idle connections are found without scanning: open connections sit in
-//     a list ordered by last input, so the sweep (every tick, on the loop)
-//     stops at the first one that has not expired.
+//     which can destroy a reply in flight: hence lingering.
+//   - Idle connections and stale frames are found without scanning: open
+//     connections sit in a list ordered by last input, and those with a
+//     partial frame in a list ordered by when it began, so each sweep stops
+//     at the first one that has not expired.
+//   - gnet's task queues do not keep order under load (a task queued after
+//     the urgent queue overflowed may run after a later one), so the loops
+//     carrier never relies on them for order: each loop's inbox is a stack
+//     that the receiver takes whole and reverses, and a task only wakes the
+//     receiver.
 //
-// With -loops N > 1, connections are spread over N loops and the camp stays
-// on loop 0, the owner: the other loops cut frames out of their input and
-// forward them, and the owner hands replies and events back, in one batch
-// per event through gnet's task queues (forward.go). The state machine is
-// still single-threaded; only the write(2) calls, which are almost all of
-// the CPU, are spread.
+// # Shutdown
+//
+// Shutdown (SIGINT, SIGTERM, Server.Shutdown) is one transition: new
+// connections are refused (503 on the camp port, a silent close on the
+// echo port), the camp refuses check-ins, every open connection gets
+// SHUTDOWN and lingers (the echo service closes its connections at once),
+// the campers are checked out once everyone has been told, and the engines
+// stop when the clients have gone or -grace is over.
+//
+// # Loops
 //
 // Measured with bench/compare.sh on 2 cores shared with the harness:
 // 10,000 connections in groups of 4, 20,000 messages/s offered (60,000
-// deliveries/s); ranges over several runs:
+// deliveries/s); ranges over several runs (see the README for the latest):
 //
 //	loops  CPU µs/delivery  p50           p99          RSS/conn
 //	1      11.7–13.2        0.8–9 ms      56–163 ms    1048–1133 B
@@ -54,12 +98,6 @@
 //	       14.9–17.0        0.3–0.8 ms    6–27 ms      ~15 KiB
 //
 // One loop is the default: it uses the least CPU and memory. Its limit is
-// one core of write(2) calls, one per delivered frame (90% of its CPU in
-// the profile); near that limit latency grows, and more loops help. At
-// 5,000 messages/s one loop's latency matches the conventional server's
-// (p50 242 µs against 219 µs) at 0.87× its CPU.
-//
-// Shutdown (SIGINT, SIGTERM, Server.Shutdown) refuses new connections with
-// 503, sends SHUTDOWN to every connection, lets them linger until the
-// clients have gone or -grace is over, then stops the engines.
+// one core of write(2) calls, one per delivered frame; near that limit
+// latency grows, and more loops help.
 package server
