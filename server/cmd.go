@@ -49,7 +49,7 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "connections from one client IP, 503 above it (0: no cap)")
 	fs.BoolVar(&cfg.LogSample, "log-sample", cfg.LogSample, "sample per-connection log lines (the first 100 a second of each kind, then every 100th)")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops; with more than one the camp stays on the first")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops (0: one per CPU); with more than one, connections are spread over them and the camp stays on the first")
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
 	level := zap.InfoLevel
 	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"campfire/protocol"
@@ -45,7 +46,7 @@ type Config struct {
 	MaxConnsPerIP int
 	// Loops is the number of gnet event loops. With one, everything runs on
 	// it; with more, connections are spread over them and the camp stays on
-	// loop 0 (see loops.go).
+	// loop 0 (see loops.go). 0 means one per CPU the process may use.
 	Loops int
 	// Grace bounds the shutdown drain and how long a connection lingers
 	// after its last reply.
@@ -106,12 +107,15 @@ func (cfg *Config) validate(limit int) error {
 		return fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
 	case cfg.MaxConnsPerIP < 0:
 		return fmt.Errorf("max conns per ip %d: must not be negative", cfg.MaxConnsPerIP)
-	case cfg.Loops < 1 || cfg.Loops > maxLoops:
-		return fmt.Errorf("loops %d: want 1 to %d", cfg.Loops, maxLoops)
+	case cfg.Loops < 0 || cfg.Loops > maxLoops:
+		return fmt.Errorf("loops %d: want 0 (one per CPU) to %d", cfg.Loops, maxLoops)
 	case cfg.MaxCampers < 0:
 		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
 	case cfg.IDs.Digits == 0:
 		cfg.IDs = protocol.DefaultIDs()
+	}
+	if cfg.Loops == 0 {
+		cfg.Loops = min(runtime.GOMAXPROCS(0), maxLoops)
 	}
 	capacity := max(limit-fdReserve, 1)
 	if cfg.MaxConns == 0 || cfg.MaxConns > capacity {
