@@ -168,3 +168,44 @@ func BenchmarkCheckinCheckout(b *testing.B) {
 		})
 	}
 }
+
+// campOf19000 returns a camp of 19,000 campers, as one node holds at most,
+// checked in a millisecond apart, with a session in every other group,
+// and its connections.
+func campOf19000(tb testing.TB) (*Camp[*benchConn], []*benchConn) {
+	tb.Helper()
+	ids, err := protocol.ParseIDRange("J00001-J50000")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const n = 19000
+	c := New[*benchConn](Config{IDs: ids})
+	conns := make([]*benchConn, n)
+	now := t0()
+	start := parseRequest(tb, "peersession 1000")
+	for i := range n {
+		now = now.Add(time.Millisecond)
+		conns[i] = &benchConn{n: i}
+		if res := c.Handle(conns[i], parseRequest(tb, "checkin "+ids.Format(protocol.CampID(i+1))), now); res.Change.Kind != ChangeCheckin {
+			tb.Fatalf("checkin %d: %s", i, res.Reply)
+		}
+		if i%(2*GroupSize) == 0 {
+			c.Handle(conns[i], start, now)
+		}
+	}
+	return c, conns
+}
+
+func BenchmarkEach(b *testing.B) {
+	c, _ := campOf19000(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		campers := 0
+		for g := range c.Each {
+			campers += len(g.Members)
+		}
+		if campers != c.Len() {
+			b.Fatalf("Each showed %d campers, want %d", campers, c.Len())
+		}
+	}
+}

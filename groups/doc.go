@@ -15,6 +15,12 @@
 // bytes are handed out for every recipient, so a message to a group
 // allocates nothing.
 //
+// Each walks the groups in ascending number, with their campers in seat
+// order and their sessions, for a status page or to check out every
+// camper of a cluster node that died; Len, Groups and Sessions are the
+// totals, kept as counters. The order depends only on the camp's state,
+// never on map order.
+//
 // Choices made where the contract leaves room:
 //
 //   - Checks run in the contract's order, with a bad Id header first: 400

@@ -3,6 +3,7 @@ package groups_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"campfire/groups"
@@ -73,4 +74,60 @@ func ExampleCamp() {
 	//
 	// hello
 	// 2 campers in 1 group
+}
+
+// handle parses line, one request in short form, and hands it to camp as
+// from conn; the examples below need only the effect.
+func handle[P comparable](camp *groups.Camp[P], conn P, line string, now time.Time) groups.Result[P] {
+	var p protocol.Parser
+	var f protocol.Frame
+	if _, ok, err := p.Parse([]byte(line+"\r\n"), &f); !ok || err != nil {
+		panic(fmt.Sprint("parse ", line, err))
+	}
+	req := f.Request()
+	return camp.Handle(conn, &req, now)
+}
+
+func ExampleCamp_Each() {
+	camp := groups.New[string](groups.Config{})
+	ids := protocol.DefaultIDs()
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i, conn := range []string{"a/1", "b/1", "a/2", "b/2", "a/3", "b/3"} {
+		handle(camp, conn, fmt.Sprintf("checkin J%03d", i+1), start.Add(time.Duration(i)*time.Minute))
+	}
+	handle(camp, "a/3", "peersession 10", start)
+	handle(camp, "b/3", "message hi", start)
+
+	// A status page: groups in order, seats in order, and the totals.
+	fmt.Println(camp.Len(), "campers,", camp.Groups(), "groups,", camp.Sessions(), "session")
+	for g := range camp.Each {
+		fmt.Printf("group %d:", g.Number)
+		for _, m := range g.Members {
+			fmt.Printf(" %s (%s, %s)", ids.Format(m.ID), m.Conn, m.Since.Format("15:04"))
+		}
+		if s := g.Session; s.Running() {
+			fmt.Printf("; session of %s, %d of %d used", ids.Format(s.Host), s.Used(), s.Max)
+		}
+		fmt.Println()
+	}
+
+	// Node "b" died: every replica checks its campers out in this order.
+	for g := range camp.Each {
+		for _, m := range g.Members {
+			if strings.HasPrefix(m.Conn, "b/") {
+				res := camp.Leave(m.Conn, start)
+				fmt.Printf("%s left group %d, %d events\n", ids.Format(m.ID), res.Change.Group, len(res.Deliveries))
+			}
+		}
+	}
+	fmt.Println(camp.Len(), "campers,", camp.Groups(), "groups,", camp.Sessions(), "session")
+
+	// Output:
+	// 6 campers, 2 groups, 1 session
+	// group 1: J001 (a/1, 09:00) J002 (b/1, 09:01) J003 (a/2, 09:02) J004 (b/2, 09:03)
+	// group 2: J005 (a/3, 09:04) J006 (b/3, 09:05); session of J005, 1 of 10 used
+	// J002 left group 1, 3 events
+	// J004 left group 1, 2 events
+	// J006 left group 2, 1 events
+	// 3 campers, 2 groups, 1 session
 }

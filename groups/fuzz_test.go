@@ -55,57 +55,65 @@ func FuzzCamp(f *testing.F) {
 			p := int(a % fuzzConns)
 			arg := int(a / fuzzConns)
 			now = now.Add(time.Duration(a) * time.Millisecond)
-			before := sizes(c)
-			_, wasIn := c.byConn[p]
-
-			var res Result[int]
-			var what string
-			switch op {
-			case 2:
-				what = fmt.Sprintf("c%d leave", p)
-				res = c.Leave(p, now)
-				if res.Reply != nil || res.Close {
-					t.Fatalf("%s: Leave replied %q", what, res.Reply)
-				}
-				if !wasIn && (res.Deliveries != nil || res.Change != (Change{})) {
-					t.Fatalf("%s: Leave of a stranger = %+v", what, res)
-				}
-			case 10:
-				c.SetDraining(arg%2 == 0)
-				continue
-			default:
-				raw := fuzzRequest(op, arg)
-				what = fmt.Sprintf("c%d %q", p, raw)
-				res = c.Handle(p, parseRequest(t, raw), now)
-				code := mustStatus(t, res.Reply)
-				checkOneFrame(t, what, res.Reply)
-				var wantKind ChangeKind
-				switch {
-				case code != protocol.StatusOK:
-				case op == 0:
-					wantKind = ChangeCheckin
-				case op == 1:
-					wantKind = ChangeCheckout
-				}
-				if res.Change.Kind != wantKind {
-					t.Fatalf("%s: status %d with Change %+v", what, code, res.Change)
-				}
-				if res.Close != (op == 1 && code == protocol.StatusOK) {
-					t.Fatalf("%s: Close = %v with status %d", what, res.Close, code)
-				}
-			}
-			for _, d := range res.Deliveries {
-				if _, ok := c.byConn[d.To]; !ok {
-					t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
-				}
-				checkOneFrame(t, what, d.Frame)
-			}
-			if res.Change.Kind == ChangeCheckin {
-				checkSeat(t, what, before, res.Change.Group)
-			}
-			checkInvariants(t, what, c)
+			fuzzStep(t, c, op, p, arg, now)
 		}
 	})
+}
+
+// fuzzStep applies operation op with argument arg to c, as connection p,
+// and checks the result and c's invariants.
+func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result[int], string) {
+	t.Helper()
+	before := sizes(c)
+	_, wasIn := c.byConn[p]
+
+	var res Result[int]
+	var what string
+	switch op {
+	case 2:
+		what = fmt.Sprintf("c%d leave", p)
+		res = c.Leave(p, now)
+		if res.Reply != nil || res.Close {
+			t.Fatalf("%s: Leave replied %q", what, res.Reply)
+		}
+		if !wasIn && (res.Deliveries != nil || res.Change != (Change{})) {
+			t.Fatalf("%s: Leave of a stranger = %+v", what, res)
+		}
+	case 10:
+		what = fmt.Sprintf("draining %v", arg%2 == 0)
+		c.SetDraining(arg%2 == 0)
+	default:
+		raw := fuzzRequest(op, arg)
+		what = fmt.Sprintf("c%d %q", p, raw)
+		res = c.Handle(p, parseRequest(t, raw), now)
+		code := mustStatus(t, res.Reply)
+		checkOneFrame(t, what, res.Reply)
+		var wantKind ChangeKind
+		switch {
+		case code != protocol.StatusOK:
+		case op == 0:
+			wantKind = ChangeCheckin
+		case op == 1:
+			wantKind = ChangeCheckout
+		}
+		if res.Change.Kind != wantKind {
+			t.Fatalf("%s: status %d with Change %+v", what, code, res.Change)
+		}
+		if res.Close != (op == 1 && code == protocol.StatusOK) {
+			t.Fatalf("%s: Close = %v with status %d", what, res.Close, code)
+		}
+	}
+	for _, d := range res.Deliveries {
+		if _, ok := c.byConn[d.To]; !ok {
+			t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
+		}
+		checkOneFrame(t, what, d.Frame)
+	}
+	if res.Change.Kind == ChangeCheckin {
+		checkSeat(t, what, before, res.Change.Group)
+	}
+	checkInvariants(t, what, c)
+	return res, what
 }
 
 // fuzzRequest builds the request of operation op with argument arg.
@@ -196,7 +204,7 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 		}
 	}
 	seen := make(map[protocol.CampID]int)
-	live := 0
+	live, running := 0, 0
 	for i := range c.groups {
 		g, num := &c.groups[i], i+1
 		if g.n < 0 || g.n > GroupSize {
@@ -223,9 +231,18 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 		if g.n > 0 {
 			live++
 		}
+		for j := g.n; j < GroupSize; j++ {
+			if g.ids[j] != 0 || g.since[j] != 0 || g.conns[j] != 0 {
+				fail("group %d of %d keeps seat %d: %d on c%d", num, g.n, j, g.ids[j], g.conns[j])
+			}
+		}
+		if !g.session && (g.host != 0 || g.remaining != 0 || g.max != 0) {
+			fail("group %d without a session has host %d, %d of %d left", num, g.host, g.remaining, g.max)
+		}
 		if g.session {
-			if g.remaining <= 0 {
-				fail("group %d session has %d messages left", num, g.remaining)
+			running++
+			if g.remaining <= 0 || g.remaining > g.max || g.max > protocol.MaxPeerSession {
+				fail("group %d session has %d of %d messages left", num, g.remaining, g.max)
 			}
 			if seen[g.host] != num {
 				fail("group %d session host %d is not in it", num, g.host)
@@ -238,6 +255,10 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 	if live != c.Groups() {
 		fail("%d non-empty groups, Groups %d", live, c.Groups())
 	}
+	if running != c.Sessions() {
+		fail("%d sessions running, Sessions %d", running, c.Sessions())
+	}
+	checkEach(t, what, c)
 	checkHeap(t, what, &c.seats, len(c.groups))
 	checkHeap(t, what, &c.free, len(c.groups))
 }
