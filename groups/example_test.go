@@ -131,3 +131,38 @@ func ExampleCamp_Each() {
 	// J006 left group 2, 1 events
 	// 3 campers, 2 groups, 1 session
 }
+
+func ExampleRestore() {
+	cfg := groups.Config{}
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	camp := groups.New[string](cfg)
+	handle(camp, "node1/conn7", "checkin J001", now)
+	handle(camp, "node2/conn3", "checkin J002", now)
+	handle(camp, "node1/conn7", "peersession 5", now)
+
+	// The connection keys here are the strings themselves; the server
+	// writes node, epoch and connection id.
+	snap := camp.AppendSnapshot(nil, func(dst []byte, conn string) []byte { return append(dst, conn...) })
+	replica, err := groups.Restore(cfg, snap, func(b []byte) (string, error) { return string(b), nil })
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("same digest:", replica.Digest() == camp.Digest())
+
+	// Both now answer every request alike.
+	for _, c := range []*groups.Camp[string]{camp, replica} {
+		res := handle(c, "node2/conn3", "message hello", now)
+		fmt.Printf("%q to %s\n", res.Reply, res.Deliveries[0].To)
+	}
+	fmt.Println("same digest:", replica.Digest() == camp.Digest())
+
+	_, err = groups.Restore(groups.Config{MaxCampers: 100}, snap, func(b []byte) (string, error) { return string(b), nil })
+	fmt.Println(err)
+
+	// Output:
+	// same digest: true
+	// "CAMP/1.0 200 OK\r\nRemaining: 4\r\n\r\n" to node1/conn7
+	// "CAMP/1.0 200 OK\r\nRemaining: 4\r\n\r\n" to node1/conn7
+	// same digest: true
+	// camp snapshot of another configuration: snapshot ids J001-J384, no camper limit, config ids J001-J384, at most 100 campers
+}

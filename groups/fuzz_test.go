@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,11 +37,15 @@ func garbage() []string {
 
 // FuzzCamp decodes its input into a sequence of operations (two bytes
 // each) on a camp of ids J1-J9 and a few connections, and checks the
-// camp's invariants after every one.
+// camp's invariants after every one. One operation snapshots the camp and
+// restores the snapshot into a twin, which from then on gets every
+// operation the camp gets: both must give the same results, byte for byte,
+// and keep the same digest.
 func FuzzCamp(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 6, 0, 12, 0, 18, 0, 24, 3, 1, 5, 7, 5, 13, 1, 6, 2, 0})
 	f.Add([]byte{2, 0, 1, 0, 7, 0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 3, 0, 4, 1, 4, 0, 5, 0, 2, 0, 0, 6, 5, 1})
 	f.Add([]byte{10, 0, 0, 1, 10, 1, 0, 1, 6, 0, 6, 13, 8, 3, 8, 11, 9, 0, 9, 1})
+	f.Add([]byte{0, 0, 0, 6, 0, 13, 3, 6, 5, 0, 11, 0, 5, 1, 2, 0, 0, 20, 11, 1, 0, 27, 5, 6, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var maxCampers int
 		if len(data)%2 == 1 {
@@ -48,14 +53,28 @@ func FuzzCamp(f *testing.F) {
 		}
 		// A small id range, J1-J9, makes random operations collide.
 		ids := protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
-		c := New[int](Config{IDs: ids, MaxCampers: maxCampers})
+		cfg := Config{IDs: ids, MaxCampers: maxCampers}
+		c := New[int](cfg)
+		var twin *Camp[int]
 		now := t0()
 		for i := 0; i+1 < len(data); i += 2 {
-			op, a := int(data[i]%11), data[i+1]
+			op, a := int(data[i]%12), data[i+1]
 			p := int(a % fuzzConns)
 			arg := int(a / fuzzConns)
 			now = now.Add(time.Duration(a) * time.Millisecond)
-			fuzzStep(t, c, op, p, arg, now)
+			if op == 11 {
+				twin = fuzzTwin(t, cfg, c, twin, arg)
+				continue
+			}
+			res, what := fuzzStep(t, c, op, p, arg, now)
+			if twin == nil {
+				continue
+			}
+			twinRes, _ := fuzzStep(t, twin, op, p, arg, now)
+			checkSameResult(t, what, res, twinRes)
+			if c.Digest() != twin.Digest() {
+				t.Fatalf("%s: digest %016x, restored twin's %016x", what, c.Digest(), twin.Digest())
+			}
 		}
 	})
 }
@@ -114,6 +133,49 @@ func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result
 	}
 	checkInvariants(t, what, c)
 	return res, what
+}
+
+// fuzzTwin snapshots c, after a prefix of arg%3 bytes that the snapshot
+// must leave alone, and returns the camp restored from it. If an earlier
+// twin has been kept in step with c, it must give the very same snapshot.
+func fuzzTwin(t *testing.T, cfg Config, c, twin *Camp[int], arg int) *Camp[int] {
+	t.Helper()
+	prefix := []byte("xx")[:arg%3]
+	snap := c.AppendSnapshot(prefix, appendIntKey)
+	if string(snap[:len(prefix)]) != string(prefix) {
+		t.Fatalf("snapshot overwrote the %d bytes before it", len(prefix))
+	}
+	snap = snap[len(prefix):]
+	if twin != nil {
+		if got := twin.AppendSnapshot(nil, appendIntKey); !bytes.Equal(got, snap) {
+			t.Fatalf("twin's snapshot differs:\n%x\nwant\n%x", got, snap)
+		}
+	}
+	restored, err := Restore(cfg, snap, parseIntKey)
+	if err != nil {
+		t.Fatalf("restore %x: %v", snap, err)
+	}
+	checkInvariants(t, "restored", restored)
+	if restored.Digest() != c.Digest() {
+		t.Fatalf("restored digest %016x, want %016x", restored.Digest(), c.Digest())
+	}
+	if !slices.Equal(sizes(restored), sizes(c)) || restored.Draining() != c.Draining() {
+		t.Fatalf("restored groups %v draining %v, want %v %v", sizes(restored), restored.Draining(), sizes(c), c.Draining())
+	}
+	return restored
+}
+
+// checkSameResult checks that a camp and its twin gave the same result.
+func checkSameResult(t *testing.T, what string, got, want Result[int]) {
+	t.Helper()
+	same := bytes.Equal(got.Reply, want.Reply) && got.Close == want.Close &&
+		got.Change == want.Change && len(got.Deliveries) == len(want.Deliveries)
+	for i := 0; same && i < len(got.Deliveries); i++ {
+		same = got.Deliveries[i].To == want.Deliveries[i].To && bytes.Equal(got.Deliveries[i].Frame, want.Deliveries[i].Frame)
+	}
+	if !same {
+		t.Fatalf("%s: restored twin gave\n%q\nwant\n%q", what, renderResult(t, got), renderResult(t, want))
+	}
 }
 
 // fuzzRequest builds the request of operation op with argument arg.

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -161,6 +162,19 @@ func checkins(n int) []step {
 // with returns setup followed by more, without sharing setup's array.
 func with(setup []step, more ...step) []step {
 	return append(append([]step(nil), setup...), more...)
+}
+
+// appendIntKey is the snapshot key of the tests' int connections.
+func appendIntKey(dst []byte, p int) []byte { return binary.AppendVarint(dst, int64(p)) }
+
+// parseIntKey reads back what appendIntKey wrote, in its shortest form
+// only, so that Restore followed by AppendSnapshot gives the same bytes.
+func parseIntKey(b []byte) (int, error) {
+	v, n := binary.Varint(b)
+	if n <= 0 || n != len(b) || (n > 1 && b[n-1] == 0) {
+		return 0, fmt.Errorf("connection key %x: want one varint in its shortest form", b)
+	}
+	return int(v), nil
 }
 
 // checkEach checks that Each shows exactly the non-empty groups of c, in
