@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -166,5 +167,120 @@ func BenchmarkCheckinCheckout(b *testing.B) {
 				b.Fatalf("Len, Groups = %d, %d; want %d, %d", c.Len(), c.Groups(), n, n/GroupSize)
 			}
 		})
+	}
+}
+
+// campOf19000 returns a camp of 19,000 campers, as one node holds at most,
+// checked in a millisecond apart, with a session in every other group,
+// and its connections. Connection keys are encoded as the cluster's would
+// be: node, node epoch, connection id.
+func campOf19000(tb testing.TB) (*Camp[*benchConn], []*benchConn) {
+	tb.Helper()
+	ids, err := protocol.ParseIDRange("J00001-J50000")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const n = 19000
+	c := New[*benchConn](Config{IDs: ids})
+	conns := make([]*benchConn, n)
+	now := t0()
+	start := parseRequest(tb, "peersession 1000")
+	for i := range n {
+		now = now.Add(time.Millisecond)
+		conns[i] = &benchConn{n: i}
+		if res := c.Handle(conns[i], parseRequest(tb, "checkin "+ids.Format(protocol.CampID(i+1))), now); res.Change.Kind != ChangeCheckin {
+			tb.Fatalf("checkin %d: %s", i, res.Reply)
+		}
+		if i%(2*GroupSize) == 0 {
+			c.Handle(conns[i], start, now)
+		}
+	}
+	return c, conns
+}
+
+// Connection keys of the benchmarks: node 3, epoch 1740819600, the
+// connection's number.
+func appendBenchKey(dst []byte, p *benchConn) []byte {
+	dst = binary.AppendUvarint(dst, 3)
+	dst = binary.AppendUvarint(dst, 1740819600)
+	return binary.AppendUvarint(dst, uint64(p.n))
+}
+
+func benchKeyParser(conns []*benchConn) func([]byte) (*benchConn, error) {
+	return func(b []byte) (*benchConn, error) {
+		_, n1 := binary.Uvarint(b)
+		_, n2 := binary.Uvarint(b[max(n1, 0):])
+		id, n3 := binary.Uvarint(b[max(n1, 0)+max(n2, 0):])
+		if n1 <= 0 || n2 <= 0 || n3 <= 0 || id >= uint64(len(conns)) {
+			return nil, fmt.Errorf("connection key %x: no such connection", b)
+		}
+		return conns[id], nil
+	}
+}
+
+func TestSnapshotAllocs(t *testing.T) {
+	c, conns := campOf19000(t)
+	buf := c.AppendSnapshot(nil, appendBenchKey)
+	var digest uint64
+	allocs := testing.AllocsPerRun(10, func() {
+		buf = c.AppendSnapshot(buf[:0], appendBenchKey)
+		digest = c.Digest()
+	})
+	if allocs != 0 {
+		t.Errorf("AppendSnapshot into a buffer with room, and Digest: %v allocs, want 0", allocs)
+	}
+	r, err := Restore(Config{IDs: c.ids}, buf, benchKeyParser(conns))
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if r.Digest() != digest || r.Len() != 19000 || r.Sessions() != c.Sessions() {
+		t.Errorf("restored: digest %016x, %d campers, %d sessions; want %016x, 19000, %d", r.Digest(), r.Len(), r.Sessions(), digest, c.Sessions())
+	}
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	c, _ := campOf19000(b)
+	buf := c.AppendSnapshot(nil, appendBenchKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.AppendSnapshot(buf[:0], appendBenchKey)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+	b.ReportMetric(float64(len(buf))/float64(c.Len()), "bytes/camper")
+}
+
+func BenchmarkRestore(b *testing.B) {
+	c, conns := campOf19000(b)
+	snap := c.AppendSnapshot(nil, appendBenchKey)
+	key := benchKeyParser(conns)
+	cfg := Config{IDs: c.ids}
+	b.SetBytes(int64(len(snap)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Restore(cfg, snap, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDigest(b *testing.B) {
+	c, _ := campOf19000(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Digest()
+	}
+}
+
+func BenchmarkEach(b *testing.B) {
+	c, _ := campOf19000(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		campers := 0
+		for g := range c.Each {
+			campers += len(g.Members)
+		}
+		if campers != c.Len() {
+			b.Fatalf("Each showed %d campers, want %d", campers, c.Len())
+		}
 	}
 }

@@ -65,25 +65,32 @@ type Result[P comparable] struct {
 	Change     Change        // check-in/checkout that happened, for the server's log (zero if none)
 }
 
-// camper is one checked-in camper.
+// camper is one checked-in camper: where to find it. What else there is
+// to know about it is kept in its group, so that walking the groups (Each,
+// AppendSnapshot, Digest) reads one slice and no map.
 type camper[P comparable] struct {
 	conn  P
-	since int64 // check-in time, unix nanoseconds (smaller than a time.Time)
 	group int32 // 1-based group number
 }
 
 // group is one group of campers. A group with n == 0 does not exist.
 type group[P comparable] struct {
 	ids   [GroupSize]protocol.CampID // the first n, in check-in order
+	since [GroupSize]int64           // since[i] is when ids[i] checked in, unix nanoseconds
 	conns [GroupSize]P               // conns[i] is the connection of ids[i]
 	n     int
 
-	// session reports a running peer session, started by host; remaining
-	// is how many more messages it accepts (always > 0 while it runs).
+	// session reports a running peer session, started by host with a cap
+	// of max messages; remaining is how many more it accepts (always > 0
+	// while it runs).
 	session   bool
 	host      protocol.CampID
-	remaining int
+	remaining int32
+	max       int32
 }
+
+// A session's cap must fit the int32 that group keeps it in.
+const _ int32 = protocol.MaxPeerSession
 
 // span is a frame's place in the scratch buffer. Frames are sliced out only
 // when a call ends, because an append that grows the buffer moves it.
@@ -105,10 +112,13 @@ type Camp[P comparable] struct {
 	byConn map[P]protocol.CampID
 	groups []group[P] // groups[n-1] is group n
 	live   int        // groups with at least one camper
+	runs   int        // groups with a peer session running
 	seats  numHeap    // groups with 1 to GroupSize-1 campers
 	free   numHeap    // numbers up to len(groups) of groups that do not exist
 
 	help []byte // protocol.Help, converted once
+
+	view [GroupSize]Member[P] // Each's copy of the group it is visiting
 
 	// Scratch for the call in progress; Result borrows from it.
 	reqID  []byte // the request's Id, echoed in its response
@@ -144,6 +154,12 @@ func (c *Camp[P]) Len() int { return len(c.byConn) }
 
 // Groups is the number of non-empty groups.
 func (c *Camp[P]) Groups() int { return c.live }
+
+// Sessions is the number of peer sessions running.
+func (c *Camp[P]) Sessions() int { return c.runs }
+
+// Draining reports whether check-ins are refused (see SetDraining).
+func (c *Camp[P]) Draining() bool { return c.draining }
 
 // Handle applies one request from connection p at time now and returns the
 // reply and deliveries. See Result for how long they live.
@@ -195,7 +211,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.checkin(p, cmd.ID, now)
 	case protocol.MethodCheckout:
 		c.status(protocol.StatusOK)
-		c.out = appendActive(c.out, time.Duration(now.UnixNano()-c.byID[me].since))
+		c.out = appendActive(c.out, time.Duration(now.UnixNano()-c.since(me)))
 		c.endReply(nil)
 		c.close = true
 		c.checkout(me)
@@ -239,7 +255,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 	}
 	num := c.seat()
 	g := &c.groups[num-1]
-	g.ids[g.n], g.conns[g.n] = id, p
+	g.ids[g.n], g.since[g.n], g.conns[g.n] = id, now.UnixNano(), p
 	g.n++
 	switch g.n {
 	case 1:
@@ -249,7 +265,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 	case GroupSize:
 		c.seats.remove(num)
 	}
-	c.byID[id] = camper[P]{conn: p, group: int32(num), since: now.UnixNano()}
+	c.byID[id] = camper[P]{conn: p, group: int32(num)}
 	c.byConn[p] = id
 
 	c.status(protocol.StatusOK)
@@ -287,10 +303,11 @@ func (c *Camp[P]) checkout(id protocol.CampID) {
 		i++
 	}
 	copy(g.ids[i:g.n], g.ids[i+1:g.n])
+	copy(g.since[i:g.n], g.since[i+1:g.n])
 	copy(g.conns[i:g.n], g.conns[i+1:g.n])
 	g.n--
 	var zero P
-	g.conns[g.n] = zero // drop the reference to a closed connection
+	g.ids[g.n], g.since[g.n], g.conns[g.n] = 0, 0, zero // and drop the reference to a closed connection
 	delete(c.byID, id)
 	delete(c.byConn, cm.conn)
 
@@ -332,7 +349,8 @@ func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("a peer session started by %s already runs in group %d", c.ids.Format(g.host), num))
 		return
 	}
-	g.session, g.host, g.remaining = true, me, max
+	g.session, g.host, g.remaining, g.max = true, me, int32(max), int32(max)
+	c.runs++
 
 	c.status(protocol.StatusOK)
 	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderMaxCount, max)
@@ -373,7 +391,7 @@ func (c *Camp[P]) message(me protocol.CampID, text []byte) {
 	g.remaining--
 
 	c.status(protocol.StatusOK)
-	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderRemaining, g.remaining)
+	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderRemaining, int(g.remaining))
 	c.endReply(nil)
 
 	start := c.startEvent(protocol.EventMessage, me, num)
@@ -412,7 +430,18 @@ func (c *Camp[P]) endSession(g *group[P], num int, reason string) {
 	c.out = protocol.AppendHeaderString(c.out, protocol.HeaderReason, reason)
 	c.out = protocol.AppendBody(c.out, nil)
 	c.broadcast(g, start, -1)
-	g.session, g.host, g.remaining = false, 0, 0
+	g.session, g.host, g.remaining, g.max = false, 0, 0, 0
+	c.runs--
+}
+
+// since returns when id, who must be checked in, checked in.
+func (c *Camp[P]) since(id protocol.CampID) int64 {
+	g := &c.groups[c.byID[id].group-1]
+	i := 0
+	for g.ids[i] != id {
+		i++
+	}
+	return g.since[i]
 }
 
 // begin clears the scratch for a new call.

@@ -15,6 +15,22 @@
 // bytes are handed out for every recipient, so a message to a group
 // allocates nothing.
 //
+// Each walks the groups in ascending number, with their campers in seat
+// order and their sessions, for a status page or to check out every
+// camper of a cluster node that died; Len, Groups and Sessions are the
+// totals, kept as counters. The order depends only on the camp's state,
+// never on map order.
+//
+// A Camp is deterministic: fed the same calls with the same times, two
+// Camps give the same bytes. Cluster mode builds on that: every node keeps
+// a replica fed one ordered log. AppendSnapshot encodes the whole state
+// (connections through a key function the server supplies, since only it
+// knows what a connection is) and Restore builds a Camp from it that
+// answers every later call exactly as the original would; a node that
+// starts late restores a snapshot and replays the log after it. Digest
+// hashes the logical state, not the connections, so that replicas can be
+// compared after each entry.
+//
 // Choices made where the contract leaves room:
 //
 //   - Checks run in the contract's order, with a bad Id header first: 400

@@ -3,6 +3,7 @@ package groups_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"campfire/groups"
@@ -73,4 +74,95 @@ func ExampleCamp() {
 	//
 	// hello
 	// 2 campers in 1 group
+}
+
+// handle parses line, one request in short form, and hands it to camp as
+// from conn; the examples below need only the effect.
+func handle[P comparable](camp *groups.Camp[P], conn P, line string, now time.Time) groups.Result[P] {
+	var p protocol.Parser
+	var f protocol.Frame
+	if _, ok, err := p.Parse([]byte(line+"\r\n"), &f); !ok || err != nil {
+		panic(fmt.Sprint("parse ", line, err))
+	}
+	req := f.Request()
+	return camp.Handle(conn, &req, now)
+}
+
+func ExampleCamp_Each() {
+	camp := groups.New[string](groups.Config{})
+	ids := protocol.DefaultIDs()
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i, conn := range []string{"a/1", "b/1", "a/2", "b/2", "a/3", "b/3"} {
+		handle(camp, conn, fmt.Sprintf("checkin J%03d", i+1), start.Add(time.Duration(i)*time.Minute))
+	}
+	handle(camp, "a/3", "peersession 10", start)
+	handle(camp, "b/3", "message hi", start)
+
+	// A status page: groups in order, seats in order, and the totals.
+	fmt.Println(camp.Len(), "campers,", camp.Groups(), "groups,", camp.Sessions(), "session")
+	for g := range camp.Each {
+		fmt.Printf("group %d:", g.Number)
+		for _, m := range g.Members {
+			fmt.Printf(" %s (%s, %s)", ids.Format(m.ID), m.Conn, m.Since.Format("15:04"))
+		}
+		if s := g.Session; s.Running() {
+			fmt.Printf("; session of %s, %d of %d used", ids.Format(s.Host), s.Used(), s.Max)
+		}
+		fmt.Println()
+	}
+
+	// Node "b" died: every replica checks its campers out in this order.
+	for g := range camp.Each {
+		for _, m := range g.Members {
+			if strings.HasPrefix(m.Conn, "b/") {
+				res := camp.Leave(m.Conn, start)
+				fmt.Printf("%s left group %d, %d events\n", ids.Format(m.ID), res.Change.Group, len(res.Deliveries))
+			}
+		}
+	}
+	fmt.Println(camp.Len(), "campers,", camp.Groups(), "groups,", camp.Sessions(), "session")
+
+	// Output:
+	// 6 campers, 2 groups, 1 session
+	// group 1: J001 (a/1, 09:00) J002 (b/1, 09:01) J003 (a/2, 09:02) J004 (b/2, 09:03)
+	// group 2: J005 (a/3, 09:04) J006 (b/3, 09:05); session of J005, 1 of 10 used
+	// J002 left group 1, 3 events
+	// J004 left group 1, 2 events
+	// J006 left group 2, 1 events
+	// 3 campers, 2 groups, 1 session
+}
+
+func ExampleRestore() {
+	cfg := groups.Config{}
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	camp := groups.New[string](cfg)
+	handle(camp, "node1/conn7", "checkin J001", now)
+	handle(camp, "node2/conn3", "checkin J002", now)
+	handle(camp, "node1/conn7", "peersession 5", now)
+
+	// The connection keys here are the strings themselves; the server
+	// writes node, epoch and connection id.
+	snap := camp.AppendSnapshot(nil, func(dst []byte, conn string) []byte { return append(dst, conn...) })
+	replica, err := groups.Restore(cfg, snap, func(b []byte) (string, error) { return string(b), nil })
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("same digest:", replica.Digest() == camp.Digest())
+
+	// Both now answer every request alike.
+	for _, c := range []*groups.Camp[string]{camp, replica} {
+		res := handle(c, "node2/conn3", "message hello", now)
+		fmt.Printf("%q to %s\n", res.Reply, res.Deliveries[0].To)
+	}
+	fmt.Println("same digest:", replica.Digest() == camp.Digest())
+
+	_, err = groups.Restore(groups.Config{MaxCampers: 100}, snap, func(b []byte) (string, error) { return string(b), nil })
+	fmt.Println(err)
+
+	// Output:
+	// same digest: true
+	// "CAMP/1.0 200 OK\r\nRemaining: 4\r\n\r\n" to node1/conn7
+	// "CAMP/1.0 200 OK\r\nRemaining: 4\r\n\r\n" to node1/conn7
+	// same digest: true
+	// camp snapshot of another configuration: snapshot ids J001-J384, no camper limit, config ids J001-J384, at most 100 campers
 }

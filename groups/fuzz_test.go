@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,11 +37,15 @@ func garbage() []string {
 
 // FuzzCamp decodes its input into a sequence of operations (two bytes
 // each) on a camp of ids J1-J9 and a few connections, and checks the
-// camp's invariants after every one.
+// camp's invariants after every one. One operation snapshots the camp and
+// restores the snapshot into a twin, which from then on gets every
+// operation the camp gets: both must give the same results, byte for byte,
+// and keep the same digest.
 func FuzzCamp(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 6, 0, 12, 0, 18, 0, 24, 3, 1, 5, 7, 5, 13, 1, 6, 2, 0})
 	f.Add([]byte{2, 0, 1, 0, 7, 0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 3, 0, 4, 1, 4, 0, 5, 0, 2, 0, 0, 6, 5, 1})
 	f.Add([]byte{10, 0, 0, 1, 10, 1, 0, 1, 6, 0, 6, 13, 8, 3, 8, 11, 9, 0, 9, 1})
+	f.Add([]byte{0, 0, 0, 6, 0, 13, 3, 6, 5, 0, 11, 0, 5, 1, 2, 0, 0, 20, 11, 1, 0, 27, 5, 6, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var maxCampers int
 		if len(data)%2 == 1 {
@@ -48,64 +53,129 @@ func FuzzCamp(f *testing.F) {
 		}
 		// A small id range, J1-J9, makes random operations collide.
 		ids := protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
-		c := New[int](Config{IDs: ids, MaxCampers: maxCampers})
+		cfg := Config{IDs: ids, MaxCampers: maxCampers}
+		c := New[int](cfg)
+		var twin *Camp[int]
 		now := t0()
 		for i := 0; i+1 < len(data); i += 2 {
-			op, a := int(data[i]%11), data[i+1]
+			op, a := int(data[i]%12), data[i+1]
 			p := int(a % fuzzConns)
 			arg := int(a / fuzzConns)
 			now = now.Add(time.Duration(a) * time.Millisecond)
-			before := sizes(c)
-			_, wasIn := c.byConn[p]
-
-			var res Result[int]
-			var what string
-			switch op {
-			case 2:
-				what = fmt.Sprintf("c%d leave", p)
-				res = c.Leave(p, now)
-				if res.Reply != nil || res.Close {
-					t.Fatalf("%s: Leave replied %q", what, res.Reply)
-				}
-				if !wasIn && (res.Deliveries != nil || res.Change != (Change{})) {
-					t.Fatalf("%s: Leave of a stranger = %+v", what, res)
-				}
-			case 10:
-				c.SetDraining(arg%2 == 0)
+			if op == 11 {
+				twin = fuzzTwin(t, cfg, c, twin, arg)
 				continue
-			default:
-				raw := fuzzRequest(op, arg)
-				what = fmt.Sprintf("c%d %q", p, raw)
-				res = c.Handle(p, parseRequest(t, raw), now)
-				code := mustStatus(t, res.Reply)
-				checkOneFrame(t, what, res.Reply)
-				var wantKind ChangeKind
-				switch {
-				case code != protocol.StatusOK:
-				case op == 0:
-					wantKind = ChangeCheckin
-				case op == 1:
-					wantKind = ChangeCheckout
-				}
-				if res.Change.Kind != wantKind {
-					t.Fatalf("%s: status %d with Change %+v", what, code, res.Change)
-				}
-				if res.Close != (op == 1 && code == protocol.StatusOK) {
-					t.Fatalf("%s: Close = %v with status %d", what, res.Close, code)
-				}
 			}
-			for _, d := range res.Deliveries {
-				if _, ok := c.byConn[d.To]; !ok {
-					t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
-				}
-				checkOneFrame(t, what, d.Frame)
+			res, what := fuzzStep(t, c, op, p, arg, now)
+			if twin == nil {
+				continue
 			}
-			if res.Change.Kind == ChangeCheckin {
-				checkSeat(t, what, before, res.Change.Group)
+			twinRes, _ := fuzzStep(t, twin, op, p, arg, now)
+			checkSameResult(t, what, res, twinRes)
+			if c.Digest() != twin.Digest() {
+				t.Fatalf("%s: digest %016x, restored twin's %016x", what, c.Digest(), twin.Digest())
 			}
-			checkInvariants(t, what, c)
 		}
 	})
+}
+
+// fuzzStep applies operation op with argument arg to c, as connection p,
+// and checks the result and c's invariants.
+func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result[int], string) {
+	t.Helper()
+	before := sizes(c)
+	_, wasIn := c.byConn[p]
+
+	var res Result[int]
+	var what string
+	switch op {
+	case 2:
+		what = fmt.Sprintf("c%d leave", p)
+		res = c.Leave(p, now)
+		if res.Reply != nil || res.Close {
+			t.Fatalf("%s: Leave replied %q", what, res.Reply)
+		}
+		if !wasIn && (res.Deliveries != nil || res.Change != (Change{})) {
+			t.Fatalf("%s: Leave of a stranger = %+v", what, res)
+		}
+	case 10:
+		what = fmt.Sprintf("draining %v", arg%2 == 0)
+		c.SetDraining(arg%2 == 0)
+	default:
+		raw := fuzzRequest(op, arg)
+		what = fmt.Sprintf("c%d %q", p, raw)
+		res = c.Handle(p, parseRequest(t, raw), now)
+		code := mustStatus(t, res.Reply)
+		checkOneFrame(t, what, res.Reply)
+		var wantKind ChangeKind
+		switch {
+		case code != protocol.StatusOK:
+		case op == 0:
+			wantKind = ChangeCheckin
+		case op == 1:
+			wantKind = ChangeCheckout
+		}
+		if res.Change.Kind != wantKind {
+			t.Fatalf("%s: status %d with Change %+v", what, code, res.Change)
+		}
+		if res.Close != (op == 1 && code == protocol.StatusOK) {
+			t.Fatalf("%s: Close = %v with status %d", what, res.Close, code)
+		}
+	}
+	for _, d := range res.Deliveries {
+		if _, ok := c.byConn[d.To]; !ok {
+			t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
+		}
+		checkOneFrame(t, what, d.Frame)
+	}
+	if res.Change.Kind == ChangeCheckin {
+		checkSeat(t, what, before, res.Change.Group)
+	}
+	checkInvariants(t, what, c)
+	return res, what
+}
+
+// fuzzTwin snapshots c, after a prefix of arg%3 bytes that the snapshot
+// must leave alone, and returns the camp restored from it. If an earlier
+// twin has been kept in step with c, it must give the very same snapshot.
+func fuzzTwin(t *testing.T, cfg Config, c, twin *Camp[int], arg int) *Camp[int] {
+	t.Helper()
+	prefix := []byte("xx")[:arg%3]
+	snap := c.AppendSnapshot(prefix, appendIntKey)
+	if string(snap[:len(prefix)]) != string(prefix) {
+		t.Fatalf("snapshot overwrote the %d bytes before it", len(prefix))
+	}
+	snap = snap[len(prefix):]
+	if twin != nil {
+		if got := twin.AppendSnapshot(nil, appendIntKey); !bytes.Equal(got, snap) {
+			t.Fatalf("twin's snapshot differs:\n%x\nwant\n%x", got, snap)
+		}
+	}
+	restored, err := Restore(cfg, snap, parseIntKey)
+	if err != nil {
+		t.Fatalf("restore %x: %v", snap, err)
+	}
+	checkInvariants(t, "restored", restored)
+	if restored.Digest() != c.Digest() {
+		t.Fatalf("restored digest %016x, want %016x", restored.Digest(), c.Digest())
+	}
+	if !slices.Equal(sizes(restored), sizes(c)) || restored.Draining() != c.Draining() {
+		t.Fatalf("restored groups %v draining %v, want %v %v", sizes(restored), restored.Draining(), sizes(c), c.Draining())
+	}
+	return restored
+}
+
+// checkSameResult checks that a camp and its twin gave the same result.
+func checkSameResult(t *testing.T, what string, got, want Result[int]) {
+	t.Helper()
+	same := bytes.Equal(got.Reply, want.Reply) && got.Close == want.Close &&
+		got.Change == want.Change && len(got.Deliveries) == len(want.Deliveries)
+	for i := 0; same && i < len(got.Deliveries); i++ {
+		same = got.Deliveries[i].To == want.Deliveries[i].To && bytes.Equal(got.Deliveries[i].Frame, want.Deliveries[i].Frame)
+	}
+	if !same {
+		t.Fatalf("%s: restored twin gave\n%q\nwant\n%q", what, renderResult(t, got), renderResult(t, want))
+	}
 }
 
 // fuzzRequest builds the request of operation op with argument arg.
@@ -196,7 +266,7 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 		}
 	}
 	seen := make(map[protocol.CampID]int)
-	live := 0
+	live, running := 0, 0
 	for i := range c.groups {
 		g, num := &c.groups[i], i+1
 		if g.n < 0 || g.n > GroupSize {
@@ -223,9 +293,18 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 		if g.n > 0 {
 			live++
 		}
+		for j := g.n; j < GroupSize; j++ {
+			if g.ids[j] != 0 || g.since[j] != 0 || g.conns[j] != 0 {
+				fail("group %d of %d keeps seat %d: %d on c%d", num, g.n, j, g.ids[j], g.conns[j])
+			}
+		}
+		if !g.session && (g.host != 0 || g.remaining != 0 || g.max != 0) {
+			fail("group %d without a session has host %d, %d of %d left", num, g.host, g.remaining, g.max)
+		}
 		if g.session {
-			if g.remaining <= 0 {
-				fail("group %d session has %d messages left", num, g.remaining)
+			running++
+			if g.remaining <= 0 || g.remaining > g.max || g.max > protocol.MaxPeerSession {
+				fail("group %d session has %d of %d messages left", num, g.remaining, g.max)
 			}
 			if seen[g.host] != num {
 				fail("group %d session host %d is not in it", num, g.host)
@@ -238,6 +317,10 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 	if live != c.Groups() {
 		fail("%d non-empty groups, Groups %d", live, c.Groups())
 	}
+	if running != c.Sessions() {
+		fail("%d sessions running, Sessions %d", running, c.Sessions())
+	}
+	checkEach(t, what, c)
 	checkHeap(t, what, &c.seats, len(c.groups))
 	checkHeap(t, what, &c.free, len(c.groups))
 }

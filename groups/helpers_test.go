@@ -2,6 +2,7 @@ package groups
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -101,6 +102,13 @@ type step struct {
 func run(t *testing.T, cfg Config, steps []step) *Camp[int] {
 	t.Helper()
 	c := New[int](cfg)
+	play(t, c, steps)
+	return c
+}
+
+// play plays steps against c, starting at t0.
+func play(t testing.TB, c *Camp[int], steps []step) {
+	t.Helper()
 	now := t0()
 	for i, s := range steps {
 		if s.at != 0 {
@@ -139,7 +147,6 @@ func run(t *testing.T, cfg Config, steps []step) *Camp[int] {
 			t.Errorf("%s: Change = %q, want %q", what, change, s.change)
 		}
 	}
-	return c
 }
 
 // checkins returns setup steps that check in ids J001.. on connections
@@ -155,4 +162,56 @@ func checkins(n int) []step {
 // with returns setup followed by more, without sharing setup's array.
 func with(setup []step, more ...step) []step {
 	return append(append([]step(nil), setup...), more...)
+}
+
+// appendIntKey is the snapshot key of the tests' int connections.
+func appendIntKey(dst []byte, p int) []byte { return binary.AppendVarint(dst, int64(p)) }
+
+// parseIntKey reads back what appendIntKey wrote, in its shortest form
+// only, so that Restore followed by AppendSnapshot gives the same bytes.
+func parseIntKey(b []byte) (int, error) {
+	v, n := binary.Varint(b)
+	if n <= 0 || n != len(b) || (n > 1 && b[n-1] == 0) {
+		return 0, fmt.Errorf("connection key %x: want one varint in its shortest form", b)
+	}
+	return int(v), nil
+}
+
+// checkEach checks that Each shows exactly the non-empty groups of c, in
+// ascending order, as they are.
+func checkEach(tb testing.TB, what string, c *Camp[int]) {
+	tb.Helper()
+	next := 0 // index in c.groups of the next group Each must show
+	for v := range c.Each {
+		for next < len(c.groups) && c.groups[next].n == 0 {
+			next++
+		}
+		if next == len(c.groups) || v.Number != next+1 {
+			tb.Fatalf("%s: Each shows group %d, want %d of %d", what, v.Number, next+1, len(c.groups))
+		}
+		g := &c.groups[next]
+		next++
+		if len(v.Members) != g.n {
+			tb.Fatalf("%s: Each shows %d campers in group %d, want %d", what, len(v.Members), v.Number, g.n)
+		}
+		for j, m := range v.Members {
+			want := Member[int]{ID: g.ids[j], Conn: g.conns[j], Since: time.Unix(0, g.since[j]).UTC()}
+			if m != want {
+				tb.Fatalf("%s: Each shows seat %d of group %d as %+v, want %+v", what, j, v.Number, m, want)
+			}
+		}
+		want := Session{}
+		if g.session {
+			want = Session{Host: g.host, Max: int(g.max), Remaining: int(g.remaining)}
+		}
+		if v.Session != want || v.Session.Running() != g.session {
+			tb.Fatalf("%s: Each shows the session of group %d as %+v, want %+v", what, v.Number, v.Session, want)
+		}
+	}
+	for next < len(c.groups) && c.groups[next].n == 0 {
+		next++
+	}
+	if next != len(c.groups) {
+		tb.Fatalf("%s: Each stopped before group %d", what, next+1)
+	}
 }
