@@ -267,6 +267,11 @@ func TestBrowserLargeCamp(t *testing.T) {
 	if got := eval[string](t, b, `location.hash`); got != "#page=1&size=48&q=J18999" {
 		t.Errorf("location.hash %q: the view should be a link", got)
 	}
+	// Cleared, at phone width: one page of groups, the pager fits.
+	eval[chromedp.Void](t, b, `(() => { const q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input')); })()`)
+	b.within(t, 5*time.Second, "every group again", `document.getElementById('pageinfo').textContent === 'page 1 of 99'`)
+	shot := b.screenshot(t, 390, 844, true)
+	writeFile(t, filepath.Join(t.TempDir(), "phone.png"), shot)
 	// The page answers at once: its main thread is not stuck rendering.
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
 	defer cancel()
@@ -323,4 +328,28 @@ func TestScreenshot(t *testing.T) {
 		t.Logf("wrote %s and its -phone.png", *screenshotFlag)
 	}
 	b.noConsoleErrors(t)
+}
+
+// TestBrowserRefused checks that a page turned away (too many viewers)
+// says so and comes back by itself once there is room.
+func TestBrowserRefused(t *testing.T) {
+	b := newBrowser(t)
+	f, _ := scriptedCamp()
+	ts := startServer(t, Config{Source: f, MaxViewers: 1})
+	other := ts.openStream(t, "")
+	other.nextCamp(t, func(string) bool { return true })
+
+	b.do(t, "load the page", chromedp.Navigate(ts.url+"/"))
+	b.within(t, 5*time.Second, "refused shows", `document.getElementById('statustext').textContent === 'offline, retrying'`)
+	other.close()
+	b.within(t, 15*time.Second, "back once there is room", `document.getElementById('statustext').textContent === 'live' && !!document.querySelector('[data-camper="J005"]')`)
+	// The refusal itself is a console error (the browser reports the 503);
+	// nothing else may be.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		if !strings.Contains(e, "the server responded with a status of 503") {
+			t.Errorf("console: %s", e)
+		}
+	}
 }

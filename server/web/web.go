@@ -124,18 +124,28 @@ func New(cfg Config) (*Server, error) {
 // serves them itself.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.page)
-	mux.HandleFunc("GET /healthz", s.health)
-	mux.HandleFunc("GET /readyz", s.health)
-	mux.HandleFunc("GET /api/camp", s.camp)
-	mux.HandleFunc("GET /api/events", s.events)
+	mux.Handle("GET /{$}", bounded(http.HandlerFunc(s.page)))
+	mux.Handle("GET /healthz", bounded(http.HandlerFunc(s.health)))
+	mux.Handle("GET /readyz", bounded(http.HandlerFunc(s.health)))
+	mux.Handle("GET /api/camp", bounded(http.HandlerFunc(s.camp)))
+	mux.HandleFunc("GET /api/events", s.events) // sets a deadline per frame
 	if s.cfg.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{
+		mux.Handle("GET /metrics", bounded(promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      zap.NewStdLog(s.log.Named("metrics")),
 			ErrorHandling: promhttp.ContinueOnError,
-		}))
+		})))
 	}
 	return mux
+}
+
+// bounded gives a response writeTimeout to be written, so a client that
+// does not read cannot hold a goroutine; the server has no WriteTimeout of
+// its own because event streams last.
+func bounded(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Listen opens the side port's listener. addr empty means no side port:
@@ -233,7 +243,6 @@ func (s *Server) camp(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, _ = w.Write(append(body, '\n'))
 }
 
