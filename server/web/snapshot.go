@@ -98,9 +98,9 @@ func sameCamp(a, b *Snapshot) bool {
 	return true
 }
 
-// Query selects what part of the camp a viewer sees: the groups that match
+// query selects what part of the camp a viewer sees: the groups that match
 // Filter, one page of Size groups at a time.
-type Query struct {
+type query struct {
 	// Filter keeps, if it is a number, the group of that number, and
 	// otherwise the groups one of whose campers has an id or a remote
 	// address containing it (ids compared without regard to case, as the
@@ -122,23 +122,23 @@ const MaxPageSize = 1000
 
 var errBadQuery = errors.New("bad query")
 
-// parseQuery reads a Query from a URL's page, size and q parameters.
-func parseQuery(v url.Values) (Query, error) {
-	q := Query{Page: 1, Filter: strings.TrimSpace(v.Get("q"))}
+// parseQuery reads a query from a URL's page, size and q parameters.
+func parseQuery(v url.Values) (query, error) {
+	q := query{Page: 1, Filter: strings.TrimSpace(v.Get("q"))}
 	if len(q.Filter) > MaxFilter {
-		return Query{}, fmt.Errorf("%w: q longer than %d bytes", errBadQuery, MaxFilter)
+		return query{}, fmt.Errorf("%w: q longer than %d bytes", errBadQuery, MaxFilter)
 	}
 	if s := v.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return Query{}, fmt.Errorf("%w: page %q: want an integer from 1", errBadQuery, s)
+			return query{}, fmt.Errorf("%w: page %q: want an integer from 1", errBadQuery, s)
 		}
 		q.Page = n
 	}
 	if s := v.Get("size"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > MaxPageSize {
-			return Query{}, fmt.Errorf("%w: size %q: want an integer from 0 to %d", errBadQuery, s, MaxPageSize)
+			return query{}, fmt.Errorf("%w: size %q: want an integer from 0 to %d", errBadQuery, s, MaxPageSize)
 		}
 		q.Size = n
 	}
@@ -167,7 +167,7 @@ type Page struct {
 }
 
 // view cuts the page q asks for out of s.
-func view(s *Snapshot, q Query, version string) View {
+func view(s *Snapshot, q query, version string) View {
 	groups := s.Groups
 	if q.Filter != "" {
 		groups = filter(groups, q.Filter)
@@ -188,7 +188,7 @@ func view(s *Snapshot, q Query, version string) View {
 	}
 }
 
-// filter returns the groups that match f (see Query.Filter), in a new slice.
+// filter returns the groups that match f (see query.Filter), in a new slice.
 func filter(groups []Group, f string) []Group {
 	out := []Group{}
 	if num, err := strconv.Atoi(f); err == nil {
