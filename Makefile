@@ -5,7 +5,7 @@ BIN      := bin/campfire
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all run build test tools fmt-check vet fuzz bench compare cover clean
+.PHONY: all run build test tools fmt-check vet fuzz bench compare cover screenshot clean
 
 all: build
 
@@ -22,12 +22,18 @@ test: tools fmt-check vet
 	$(GO) test -race -count=1 ./server -args -loops=2
 
 # tools installs what the tests need besides Go: tmux, which drives the
-# terminal client's test (Debian's package; root or sudo).
+# terminal client's test, and Chromium, which the camp page's browser test
+# runs headless (Debian's packages; root or sudo).
 tools:
 	@command -v tmux >/dev/null 2>&1 || { \
 		echo "installing tmux for the terminal client's test"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq tmux; \
+	}
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium for the camp page's browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	}
 
 fmt-check:
@@ -47,6 +53,11 @@ bench:
 # goroutine-per-connection server (bench/), side by side. Minutes, not for CI.
 compare: build
 	bash bench/compare.sh
+
+# screenshot draws the camp page of a scripted camp in headless Chromium
+# and writes docs/camp-page.png and docs/camp-page-phone.png (the README's).
+screenshot: tools
+	$(GO) test -count=1 -run '^TestScreenshot$$' ./server/web -args -screenshot=$(CURDIR)/docs/camp-page.png
 
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)
