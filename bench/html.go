@@ -271,6 +271,7 @@ const (
 	timelineH  = 280
 	spectrumN  = 240 // points along the percentile axis
 	minLatency = 1   // µs: the floor of the log latency axes
+	minTickGap = 20  // pixels between two labels of a vertical axis
 )
 
 // axis maps data values to pixels, on a linear or a log10 scale.
@@ -323,18 +324,32 @@ func latencyAxis(lo, hi, px0, px1 float64) (axis, []tick) {
 	if a.hi <= a.lo {
 		a.hi = ceil(a.lo * 1.01)
 	}
+	// Over many decades only the decades and the ends are marked.
 	decades := math.Log10(a.hi / a.lo)
 	var ts []tick
 	for d := math.Pow(10, math.Floor(math.Log10(a.lo))); d <= a.hi; d *= 10 {
 		for _, s := range steps {
 			v := s * d
-			if v < a.lo*(1-1e-9) || v > a.hi*(1+1e-9) || (decades > 3.5 && s != 1) {
+			end := math.Abs(v-a.lo) < a.lo*1e-9 || math.Abs(v-a.hi) < a.hi*1e-9
+			if v < a.lo*(1-1e-9) || v > a.hi*(1+1e-9) || (decades > 3.5 && s != 1 && !end) {
 				continue
 			}
 			ts = append(ts, tick{v, formatLatency(v)})
 		}
 	}
-	return a, ts
+	// Labels closer than minTickGap overlap: keep the first, unless the
+	// second is a decade (an end of the axis gives way to it).
+	var kept []tick
+	for _, t := range ts {
+		if n := len(kept); n > 0 && math.Abs(a.pos(t.v)-a.pos(kept[n-1].v)) < minTickGap {
+			if lg := math.Log10(t.v); lg == math.Round(lg) {
+				kept[n-1] = t
+			}
+			continue
+		}
+		kept = append(kept, t)
+	}
+	return a, kept
 }
 
 // linearTicks returns lo..a rounded-up hi in 1-2-5 steps, about n of them.

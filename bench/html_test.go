@@ -242,10 +242,11 @@ func TestLatencyAxis(t *testing.T) {
 		{300, 1800, 200, 2000, []string{"200µs", "500µs", "1ms", "2ms"}},
 		{1, 1, 1, 2, []string{"1µs", "2µs"}},
 		{0, 90, 1, 100, []string{"1µs", "2µs", "5µs", "10µs", "20µs", "50µs", "100µs"}},
-		{40, 3e6, 20, 5e6, []string{"100µs", "1ms", "10ms", "100ms", "1s"}},
+		{40, 3e6, 20, 5e6, []string{"20µs", "100µs", "1ms", "10ms", "100ms", "1s", "5s"}},
+		{300, 1.5e6, 200, 2e6, []string{"200µs", "1ms", "10ms", "100ms", "1s", "2s"}},
 	}
 	for _, tt := range tests {
-		a, ticks := latencyAxis(tt.lo, tt.hi, 100, 0)
+		a, ticks := latencyAxis(tt.lo, tt.hi, spectrumH-padBottom, padTop)
 		var labels []string
 		for _, tk := range ticks {
 			labels = append(labels, tk.label)
@@ -253,8 +254,8 @@ func TestLatencyAxis(t *testing.T) {
 		if a.lo != tt.wantLo || a.hi != tt.wantHi || !reflect.DeepEqual(labels, tt.wantLabels) {
 			t.Errorf("latencyAxis(%v, %v) = %v..%v %q; want %v..%v %q", tt.lo, tt.hi, a.lo, a.hi, labels, tt.wantLo, tt.wantHi, tt.wantLabels)
 		}
-		if p := a.pos(a.lo); p != 100 {
-			t.Errorf("pos(lo) = %v, want the bottom (100)", p)
+		if p := a.pos(a.lo); p != spectrumH-padBottom {
+			t.Errorf("pos(lo) = %v, want the bottom (%d)", p, spectrumH-padBottom)
 		}
 	}
 }
