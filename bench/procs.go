@@ -369,9 +369,7 @@ func serveWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(err)
 	}
-	now := time.Now()
-	start := now.Add(-spec.Elapsed - time.Duration(now.UnixNano()-spec.Wall))
-	rep, err := newRun(cfg, &workerCoord{in: lines, out: stdout}, start).do(ctx)
+	rep, err := newRun(cfg, &workerCoord{in: lines, out: stdout}, spec.start(time.Now())).do(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -383,6 +381,13 @@ func serveWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 		return fail(err)
 	}
 	return 0
+}
+
+// start returns the parent's origin of run time on this process's
+// monotonic clock, now being the time the spec was read: the parent's run
+// time when it wrote the spec, plus the wall time since, back from now.
+func (s workerSpec) start(now time.Time) time.Time {
+	return now.Add(-s.Elapsed - time.Duration(now.UnixNano()-s.Wall))
 }
 
 // config returns the worker's Config, checked.
