@@ -352,7 +352,8 @@ func latencyAxis(lo, hi, px0, px1 float64) (axis, []tick) {
 	return a, kept
 }
 
-// linearTicks returns lo..a rounded-up hi in 1-2-5 steps, about n of them.
+// linearTicks returns hi rounded up to a 1-2-5 step of about hi/n, and
+// the ticks from 0 to it, unlabelled, with the format for their labels.
 func linearTicks(hi float64, n int) (top float64, ts []tick, format func(float64) string) {
 	if hi <= 0 {
 		hi = 1
@@ -501,7 +502,8 @@ func spectrumChart(b *bufio.Writer, ss []plotSeries) {
 	f.close()
 }
 
-// slotTicks are the time axis's ticks over n slots of width w seconds.
+// slotTicks returns the time axis of the timelines and its ticks: from 0
+// to the end of the longest.
 func slotTicks(ss []plotSeries) (axis, []tick) {
 	end := 0.0
 	for _, s := range ss {
