@@ -50,7 +50,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # compare: the same peers load against campfire and the conventional
-# goroutine-per-connection server (bench/), side by side. Minutes, not for CI.
+# goroutine-per-connection server (bench/), side by side, every run repeated
+# REPEAT times (default 3); LOOPS="1 2" runs campfire with each loop count.
+# Prints medians and ranges, writes bin/compare/report.html (HTML=FILE).
+# Knobs: see bench/compare.sh. Minutes, not for CI.
 compare: build
 	bash bench/compare.sh
 

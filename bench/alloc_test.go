@@ -11,9 +11,10 @@ import (
 	"campfire/protocol"
 )
 
-// testRun returns a run whose window is always open.
+// testRun returns a run whose window is always open, with a timeline of
+// four one-second slots.
 func testRun(size int) *run {
-	r := &run{cfg: Config{Size: size, Depth: 4}, start: time.Now(), lat: NewLatencies(1)}
+	r := &run{cfg: Config{Size: size, Depth: 4}, start: time.Now(), lat: NewLatencies(1, 4), slotWidth: int64(time.Second)}
 	r.winStart.Store(0)
 	r.winEnd.Store(math.MaxInt64)
 	return r
@@ -81,7 +82,7 @@ func messageEvent(t testing.TB, r *run, size int) []byte {
 func TestSendAllocs(t *testing.T) {
 	r := testRun(64)
 	c := &camper{conn: loopbackPair(t, false)}
-	s := newSender([]*camper{c}, 64, 0, 0)
+	s := newSender([]*camper{c}, 64, 0, 0, 4)
 	if n := testing.AllocsPerRun(1000, func() {
 		if !r.sendOne(s, c) {
 			t.Fatal("sendOne failed")
@@ -195,7 +196,7 @@ func TestConsumeEcho(t *testing.T) {
 func BenchmarkSend(b *testing.B) {
 	r := testRun(64)
 	c := &camper{conn: loopbackPair(b, false)}
-	s := newSender([]*camper{c}, 64, 0, 0)
+	s := newSender([]*camper{c}, 64, 0, 0, 4)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.sendOne(s, c)

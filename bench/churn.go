@@ -22,10 +22,17 @@ const dialBackoff = 10 * time.Millisecond
 // is that whole cycle.
 func (r *run) churn(ctx context.Context) (*Report, error) {
 	cfg := r.cfg
-	srv := &sampler{pid: cfg.ServerPID}
-	before := srv.sample()
-	r.lat = NewLatencies(16)
-	winStart, sendEnd := r.setWindow()
+	// Churners hold no connection between cycles: nothing to set up.
+	for _, s := range []stage{stageConnected, stageCheckedIn} {
+		if err := r.coord.reach(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	winStart, err := r.coord.windowStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sendEnd := r.openWindow(winStart)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	cycles := make([]atomic.Int64, cfg.Conns)
@@ -41,8 +48,7 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 		return "cycles=" + strconv.FormatInt(n, 10)
 	})
 
-	r.awaitWindow(ctx, winStart)
-	startSample := srv.sample()
+	r.coord.windowOpen(ctx)
 	ended := whenDone(&wg)
 	select {
 	case <-ended:
@@ -50,8 +56,10 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 		close(stop)
 		<-ended
 	}
-	end := srv.sample()
 	stopProgress()
+	if err := r.coord.reach(ctx, stageDrained); err != nil {
+		return nil, err
+	}
 
 	rep := &Report{
 		Scenario: cfg.Scenario.String(), Addr: cfg.Addr, Conns: cfg.Conns, Sources: len(cfg.Sources),
@@ -61,20 +69,11 @@ func (r *run) churn(ctx context.Context) (*Report, error) {
 		rep.Delivered += cycles[i].Load()
 		rep.Connected += int(dials[i].Load())
 	}
+	// A cycle is a connection and a check-in, both paced by the window.
 	rep.CheckedIn = int(rep.Delivered)
 	rep.ConnectTime = cfg.Duration.Seconds()
 	rep.CheckinTime = rep.ConnectTime
-	rep.ConnectRate = rate(int64(rep.Connected), cfg.Duration)
-	rep.CheckinRate = rate(rep.Delivered, cfg.Duration)
 	rep.Sent = rep.Delivered
-	rep.OfferedRate = rep.CheckinRate
-	rep.DeliveredRate = rep.CheckinRate
-	rep.Latency = Summarize(r.lat.Merged())
-	rep.Server = srv.figures(before, before, startSample, end, 0, rep.Delivered)
-	rep.Notes = append(rep.Notes, "checkin: delivered counts connect-checkin-checkout cycles; latency is the whole cycle")
-	if srv.err != nil {
-		return nil, srv.err
-	}
 	return rep, nil
 }
 
@@ -83,7 +82,7 @@ func (r *run) churner(ctx context.Context, w int, sendEnd int64, stop <-chan str
 	rec := r.lat.Recorder(w)
 	defer rec.Flush()
 	ids := r.cfg.IDs
-	checkin := protocol.AppendBody(protocol.AppendRequest(nil, protocol.MethodCheckin, ids.Append(nil, ids.Min+protocol.CampID(w))), nil)
+	checkin := protocol.AppendBody(protocol.AppendRequest(nil, protocol.MethodCheckin, ids.Append(nil, ids.Min+protocol.CampID(r.cfg.first+w))), nil)
 	checkout := protocol.AppendBody(protocol.AppendRequest(nil, protocol.MethodCheckout, nil), nil)
 	backoff := time.NewTimer(time.Hour)
 	defer backoff.Stop()
@@ -97,7 +96,7 @@ func (r *run) churner(ctx context.Context, w int, sendEnd int64, stop <-chan str
 			return
 		default:
 		}
-		c, err := r.dialers.For(w+i*r.cfg.Conns).DialContext(ctx, "tcp", r.cfg.Addr)
+		c, err := r.dialers.For(r.cfg.first+w+i*r.cfg.Conns).DialContext(ctx, "tcp", r.addrFor(w))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -118,7 +117,7 @@ func (r *run) churner(ctx context.Context, w int, sendEnd int64, stop <-chan str
 		c.Close()
 		if ok && r.inWindow(t0) {
 			cycles.Add(1)
-			rec.Record((r.now() - t0) / int64(time.Microsecond))
+			r.record(rec, t0)
 		}
 	}
 }

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # compare.sh runs the same peers load against campfire (gnet) and against
 # the conventional baseline server (stdlib net, a goroutine per connection),
-# each in its own process, and prints the figures side by side with their
-# ratios. Run it from anywhere (make compare runs it from the repository
-# root). Everything it starts is stopped on exit; load goes to loopback only.
+# each server in a fresh process for every run, and prints the figures side
+# by side: the median of the repeated runs with their range, the ratios to
+# the conventional server, every run on its own line with the hypervisor
+# steal during it, and the goals. It also writes one self-contained HTML
+# page with the latency percentile spectrum, latency and throughput over
+# time, every server overlaid. Run it from anywhere (make compare runs it
+# from the repository root). Everything it starts is stopped on exit; load
+# goes to loopback only.
 #
-# Knobs (environment): CONNS RATE DURATION WARMUP SIZE SOURCES IDS
-# LOOPS (campfire's -loops) PROFILE (1: campfire writes a CPU profile, which
-# costs it a little, so it is off for the figures) CAMP_PORT BASE_PORT OUT. Exit status: 0 if both goals are met, 3 if not,
-# anything else on failure.
+# Knobs (environment):
+#   CONNS RATE DURATION WARMUP SIZE SOURCES IDS  the load (bench's flags)
+#   LOOPS    campfire's -loops, one server per value: LOOPS="1 2" (default 1)
+#   REPEAT   runs of each server, interleaved (default 3)
+#   PROCS    harness worker processes (bench -procs, default 1)
+#   HTML     the report page (default $OUT/report.html; HTML= for none)
+#   PROFILE  1: campfire writes a CPU profile per run (which costs it a
+#            little, so it is off for the figures)
+#   CAMP_PORT BASE_PORT OUT
+# Exit status: 0 if every campfire meets both goals, 3 if not, anything
+# else on failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,11 +32,23 @@ SIZE=${SIZE:-64}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.40}
 IDS=${IDS:-J00001-J50000}
 LOOPS=${LOOPS:-1}
+REPEAT=${REPEAT:-3}
+PROCS=${PROCS:-1}
 PROFILE=${PROFILE:-0}
 CAMP_PORT=${CAMP_PORT:-24022}
 BASE_PORT=${BASE_PORT:-24023}
 OUT=${OUT:-bin/compare}
+HTML=${HTML-$OUT/report.html}
 BIN=bin/campfire
+
+case "$REPEAT" in
+'' | *[!0-9]* | 0) echo "compare: REPEAT=$REPEAT: want a count of 1 or more" >&2; exit 2 ;;
+esac
+read -r -a loops <<<"$LOOPS"
+if [ "${#loops[@]}" = 0 ]; then
+	echo "compare: LOOPS is empty: want one or more loop counts, such as LOOPS=\"1 2\"" >&2
+	exit 2
+fi
 
 mkdir -p "$OUT"
 go build -o "$BIN" .
@@ -39,21 +63,20 @@ for p in "$CAMP_PORT" "$BASE_PORT"; do
 	fi
 done
 
-pids=()
-stop_all() {
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
+server_pid=
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
 }
-trap stop_all EXIT INT TERM
+trap stop_server EXIT INT TERM
 
-# wait_listening PORT PID: poll until the server accepts, bounded.
+# wait_listening PORT: poll until the server accepts, bounded.
 wait_listening() {
 	for _ in $(seq 100); do
-		if ! kill -0 "$2" 2>/dev/null; then
+		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare: server on port $1 exited at start" >&2
 			exit 1
 		fi
@@ -66,45 +89,68 @@ wait_listening() {
 	exit 1
 }
 
-profile=()
-if [ "$PROFILE" = 1 ]; then
-	profile=(-cpuprofile "$OUT/campfire.cpu")
-fi
-"$BIN" serve -addr "127.0.0.1:$CAMP_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) -loops "$LOOPS" \
-	"${profile[@]}" 2>"$OUT/campfire.log" &
-pids+=($!)
-camp_pid=$!
-"$BIN" bench -serve-baseline -addr "127.0.0.1:$BASE_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) \
-	2>"$OUT/baseline.log" &
-pids+=($!)
-base_pid=$!
-wait_listening "$CAMP_PORT" "$camp_pid"
-wait_listening "$BASE_PORT" "$base_pid"
+# wait_free PORT: poll until the last server's port is closed, bounded.
+wait_free() {
+	for _ in $(seq 100); do
+		if port_free "$1"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "compare: port $1 is still in use after the server stopped" >&2
+	exit 1
+}
 
-run() { # NAME PORT PID
-	echo "== $1: $CONNS connections, groups of 4, $RATE msgs/s offered, $DURATION after $WARMUP warmup"
+# bench NAME PORT FILE: the load against the running server.
+bench() {
+	echo "== $1, run $run of $REPEAT: $CONNS connections, groups of 4, $RATE msgs/s offered, $DURATION after $WARMUP warmup"
 	echo "load average before the run$(uptime | sed 's/.*load average//')"
 	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" \
-		-size "$SIZE" -duration "$DURATION" -warmup "$WARMUP" -sources "$SOURCES" \
-		-server-pid "$3" -json "$OUT/$1.json"
+		-size "$SIZE" -duration "$DURATION" -warmup "$WARMUP" -sources "$SOURCES" -procs "$PROCS" \
+		-server-pid "$server_pid" -json "$3"
 	echo
 }
-echo "campfire runs with -loops $LOOPS"
-run campfire "$CAMP_PORT" "$camp_pid"
-run conventional "$BASE_PORT" "$base_pid"
+
+spec=()
+for run in $(seq "$REPEAT"); do
+	for l in "${loops[@]}"; do
+		name="campfire -loops $l"
+		file="$OUT/campfire-l$l-$run.json"
+		profile=()
+		if [ "$PROFILE" = 1 ]; then
+			profile=(-cpuprofile "$OUT/campfire-l$l-$run.cpu")
+		fi
+		wait_free "$CAMP_PORT"
+		"$BIN" serve -addr "127.0.0.1:$CAMP_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) -loops "$l" \
+			"${profile[@]}" 2>"$OUT/campfire-l$l-$run.log" &
+		server_pid=$!
+		wait_listening "$CAMP_PORT"
+		bench "$name" "$CAMP_PORT" "$file"
+		stop_server
+		spec+=("$name=$file")
+	done
+	file="$OUT/conventional-$run.json"
+	wait_free "$BASE_PORT"
+	"$BIN" bench -serve-baseline -addr "127.0.0.1:$BASE_PORT" -ids "$IDS" -max-conns $((CONNS + 100)) \
+		2>"$OUT/conventional-$run.log" &
+	server_pid=$!
+	wait_listening "$BASE_PORT"
+	bench conventional "$BASE_PORT" "$file"
+	stop_server
+	spec+=("conventional=$file")
+done
 
 echo "== side by side (ratio = campfire / conventional)"
 status=0
-"$BIN" bench -compare "campfire=$OUT/campfire.json,conventional=$OUT/conventional.json" || status=$?
+"$BIN" bench -compare "$(IFS=,; echo "${spec[*]}")" -html "$HTML" || status=$?
 
-# Stop the servers now so that campfire writes its CPU profile.
-trap - EXIT INT TERM
-stop_all
 if [ "$status" = 3 ]; then
 	echo
 	if [ "$PROFILE" = 1 ]; then
-		echo "== a goal was missed; where campfire spent its CPU (whole run, from $OUT/campfire.cpu):"
-		go tool pprof -top -nodecount=25 "$BIN" "$OUT/campfire.cpu" 2>/dev/null | head -n 32 || true
+		for l in "${loops[@]}"; do
+			echo "== a goal was missed; where campfire -loops $l spent its CPU (run 1, from $OUT/campfire-l$l-1.cpu):"
+			go tool pprof -top -nodecount=25 "$BIN" "$OUT/campfire-l$l-1.cpu" 2>/dev/null | head -n 32 || true
+		done
 	else
 		echo "== a goal was missed; run with PROFILE=1 to see where campfire spends its CPU"
 	fi

@@ -27,12 +27,8 @@ type echoConn struct {
 // flight against an echo service that keeps connections open.
 func (r *run) echo(ctx context.Context) (*Report, error) {
 	cfg := r.cfg
-	srv := &sampler{pid: cfg.ServerPID}
-	before := srv.sample()
 	conns, connectTime := r.connect(ctx, cfg.Conns)
 	defer r.closeAll(conns)
-	afterConnect := srv.sample()
-	r.lat = NewLatencies(16)
 	var ecs []*echoConn
 	for i, c := range conns {
 		if c != nil {
@@ -42,7 +38,17 @@ func (r *run) echo(ctx context.Context) (*Report, error) {
 			})
 		}
 	}
-	winStart, sendEnd := r.setWindow()
+	// An echo connection is held as soon as it is open: nothing to check in.
+	for _, s := range []stage{stageConnected, stageCheckedIn} {
+		if err := r.coord.reach(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	winStart, err := r.coord.windowStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sendEnd := r.openWindow(winStart)
 	var wg sync.WaitGroup
 	for _, ec := range ecs {
 		wg.Go(func() { r.echoLoop(ec, sendEnd) })
@@ -55,8 +61,7 @@ func (r *run) echo(ctx context.Context) (*Report, error) {
 		return "round-trips=" + strconv.FormatInt(n, 10)
 	})
 
-	r.awaitWindow(ctx, winStart)
-	startSample := srv.sample()
+	r.coord.windowOpen(ctx)
 	ended := whenDone(&wg)
 	// Every loop ends by itself once its payloads are back after sendEnd;
 	// a server that stops echoing is cut off by closing the connections.
@@ -67,33 +72,25 @@ func (r *run) echo(ctx context.Context) (*Report, error) {
 	case <-ctx.Done():
 	case <-limit.C:
 	}
-	end := srv.sample()
+	reachErr := r.coord.reach(ctx, stageDrained)
 	r.closeAll(conns)
 	<-ended
 	stopProgress()
+	if reachErr != nil {
+		return nil, reachErr
+	}
 
 	rep := &Report{
 		Scenario: cfg.Scenario.String(), Addr: cfg.Addr, Conns: cfg.Conns, Sources: len(cfg.Sources),
 		Size: cfg.Size, Depth: cfg.Depth, Warmup: cfg.Warmup.Seconds(), Window: cfg.Duration.Seconds(),
-		Connected: len(ecs), ConnectTime: connectTime.Seconds(), ConnectRate: rate(int64(len(ecs)), connectTime),
+		Connected: len(ecs), ConnectTime: connectTime.Seconds(),
 	}
 	for _, ec := range ecs {
 		ec.rec.Flush()
 		rep.Delivered += ec.trips.Load()
 	}
 	rep.Sent = rep.Delivered
-	rep.OfferedRate = rate(rep.Sent, cfg.Duration)
-	rep.DeliveredRate = rep.OfferedRate
 	rep.Bytes = rep.Delivered * int64(cfg.Size)
-	rep.BytesRate = rate(rep.Bytes, cfg.Duration)
-	rep.Latency = Summarize(r.lat.Merged())
-	rep.Server = srv.figures(before, afterConnect, startSample, end, len(ecs), rep.Delivered)
-	if cfg.Rate > 0 {
-		rep.Notes = append(rep.Notes, "echo is closed-loop (-depth payloads in flight per connection): -rate is ignored")
-	}
-	if srv.err != nil {
-		return nil, srv.err
-	}
 	return rep, nil
 }
 
@@ -169,7 +166,7 @@ func (r *run) consumeEcho(ec *echoConn, b []byte) (done int, ok bool) {
 		done++
 		if r.inWindow(t) {
 			ec.trips.Add(1)
-			ec.rec.Record((r.now() - t) / int64(time.Microsecond))
+			r.record(ec.rec, t)
 		}
 	}
 	return done, true

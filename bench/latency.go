@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -9,19 +10,29 @@ import (
 // Histogram range: latencies are recorded in microseconds, from 1µs to a
 // minute, with three significant digits. Longer values are clamped to the
 // maximum so that recording never fails (and never allocates an error).
+// The timeline's histograms, one per slot of the window, are only read for
+// a few percentiles each, so two digits (a tenth of the memory) do.
 const (
 	histMin    = 1
 	histMax    = 60_000_000
 	histDigits = 3
+	slotDigits = 2
 	batchSize  = 128
+	// slotShift packs a sample's slot above its value in one int64 of a
+	// Recorder's batch; values fit below it (histMax < 1<<26).
+	slotShift = 32
 )
 
 // Latencies collects latency samples in shards, one HdrHistogram each. A
 // shard belongs to a worker goroutine or to a set of connection goroutines;
 // samples reach it through Recorders, which batch them, so the shard's
-// mutex is taken once per batch and never per sample.
+// mutex is taken once per batch and never per sample. Each sample also
+// lands in its slot of the timeline: one histogram per slot of the window,
+// shared by every shard under one mutex, again taken once per batch.
 type Latencies struct {
 	shards []shard
+	slotMu sync.Mutex
+	slots  []*hdrhistogram.Histogram
 }
 
 type shard struct {
@@ -29,11 +40,15 @@ type shard struct {
 	h  *hdrhistogram.Histogram
 }
 
-// NewLatencies returns n empty shards (at least one).
-func NewLatencies(n int) *Latencies {
-	l := &Latencies{shards: make([]shard, max(n, 1))}
+// NewLatencies returns n empty shards (at least one) and a timeline of
+// slots slots (none if slots is 0).
+func NewLatencies(n, slots int) *Latencies {
+	l := &Latencies{shards: make([]shard, max(n, 1)), slots: make([]*hdrhistogram.Histogram, slots)}
 	for i := range l.shards {
 		l.shards[i].h = hdrhistogram.New(histMin, histMax, histDigits)
+	}
+	for i := range l.slots {
+		l.slots[i] = hdrhistogram.New(histMin, histMax, slotDigits)
 	}
 	return l
 }
@@ -43,7 +58,7 @@ func (l *Latencies) Shards() int { return len(l.shards) }
 
 // Recorder returns a recorder feeding shard i mod Shards().
 func (l *Latencies) Recorder(i int) *Recorder {
-	return &Recorder{shard: &l.shards[i%len(l.shards)]}
+	return &Recorder{lat: l, shard: &l.shards[i%len(l.shards)]}
 }
 
 // Merged returns one histogram holding every shard's samples. Call it once
@@ -59,33 +74,49 @@ func (l *Latencies) Merged() *hdrhistogram.Histogram {
 	return h
 }
 
+// Timeline returns the histogram of every slot, in order. Call it once
+// every Recorder has been flushed; the histograms are the Latencies' own.
+func (l *Latencies) Timeline() []*hdrhistogram.Histogram { return l.slots }
+
 // Recorder buffers samples for one goroutine. It is not safe for concurrent
 // use; Flush must be called before the shard is merged.
 type Recorder struct {
+	lat   *Latencies
 	shard *shard
 	n     int
-	batch [batchSize]int64
+	batch [batchSize]int64 // slot<<slotShift | value
 }
 
-// Record adds one latency in microseconds.
-func (r *Recorder) Record(us int64) {
-	r.batch[r.n] = us
+// Record adds one latency in microseconds to the shard and to the
+// timeline's slot (a slot out of range counts in the nearest one).
+func (r *Recorder) Record(slot int, us int64) {
+	r.batch[r.n] = int64(min(max(slot, 0), math.MaxUint16))<<slotShift | min(max(us, 0), histMax)
 	r.n++
 	if r.n == len(r.batch) {
 		r.Flush()
 	}
 }
 
-// Flush moves the buffered samples into the shard's histogram.
+// Flush moves the buffered samples into the shard's histogram and the
+// timeline's.
 func (r *Recorder) Flush() {
 	if r.n == 0 {
 		return
 	}
+	const valueMask = 1<<slotShift - 1
+	batch := r.batch[:r.n]
 	r.shard.mu.Lock()
-	for _, v := range r.batch[:r.n] {
-		_ = r.shard.h.RecordValue(min(max(v, 0), histMax))
+	for _, v := range batch {
+		_ = r.shard.h.RecordValue(v & valueMask)
 	}
 	r.shard.mu.Unlock()
+	if slots := r.lat.slots; len(slots) > 0 {
+		r.lat.slotMu.Lock()
+		for _, v := range batch {
+			_ = slots[min(int(v>>slotShift), len(slots)-1)].RecordValue(v & valueMask)
+		}
+		r.lat.slotMu.Unlock()
+	}
 	r.n = 0
 }
 

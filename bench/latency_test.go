@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -39,13 +40,13 @@ func TestLatenciesMerge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := NewLatencies(tt.shards)
+			l := NewLatencies(tt.shards, 0)
 			var wg sync.WaitGroup
 			for i, samples := range tt.give {
 				wg.Go(func() {
 					rec := l.Recorder(i)
 					for _, v := range samples {
-						rec.Record(v)
+						rec.Record(0, v)
 					}
 					rec.Flush()
 				})
@@ -108,4 +109,57 @@ func near(got, want int64) bool {
 		d = -d
 	}
 	return d <= want/1000+1
+}
+
+func TestTimeline(t *testing.T) {
+	tests := []struct {
+		name  string
+		slots int
+		give  []struct{ slot, us int64 }
+		want  []int64 // count per slot
+	}{
+		{"no timeline", 0, []struct{ slot, us int64 }{{0, 5}, {3, 7}}, nil},
+		{"samples land in their slots", 3, []struct{ slot, us int64 }{{0, 5}, {2, 7}, {2, 9}, {1, histMax * 3}}, []int64{1, 1, 2}},
+		{"slots out of range count in the nearest", 2, []struct{ slot, us int64 }{{-1, 5}, {2, 7}, {1 << 20, 9}}, []int64{1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLatencies(2, tt.slots)
+			rec := l.Recorder(0)
+			for _, s := range tt.give {
+				rec.Record(int(s.slot), s.us)
+			}
+			rec.Flush()
+			if got := l.Merged().TotalCount(); got != int64(len(tt.give)) {
+				t.Errorf("merged count = %d, want %d", got, len(tt.give))
+			}
+			var got []int64
+			for _, h := range l.Timeline() {
+				got = append(got, h.TotalCount())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("slot counts = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// A value in a slot keeps its magnitude (the slot is not mixed into it).
+	l := NewLatencies(1, 3)
+	rec := l.Recorder(0)
+	rec.Record(2, 1234)
+	rec.Flush()
+	if got := l.Timeline()[2].Max(); !nearDigits(got, 1234, 100) {
+		t.Errorf("slot 2 max = %d, want about 1234", got)
+	}
+	if got := l.Merged().Max(); !near(got, 1234) {
+		t.Errorf("merged max = %d, want 1234", got)
+	}
+}
+
+// nearDigits reports whether got is within want/div of want.
+func nearDigits(got, want, div int64) bool {
+	d := got - want
+	if d < 0 {
+		d = -d
+	}
+	return d <= want/div+1
 }

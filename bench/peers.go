@@ -15,6 +15,7 @@ import (
 // Reader and the Recorder; after setup only its sender writes to conn.
 type camper struct {
 	idx   int
+	addr  int // index of its server address
 	conn  *net.TCPConn
 	rd    *protocol.Reader
 	rec   *Recorder
@@ -29,23 +30,30 @@ type camper struct {
 // group, send timestamped messages at the paced rate, measure deliveries.
 func (r *run) peers(ctx context.Context) (*Report, error) {
 	cfg := r.cfg
-	srv := &sampler{pid: cfg.ServerPID}
-	before := srv.sample()
-
 	conns, connectTime := r.connect(ctx, cfg.Conns)
 	defer r.closeAll(conns)
-	r.lat = NewLatencies(16)
 	var campers []*camper
 	for i, c := range conns {
 		if c != nil {
-			campers = append(campers, &camper{idx: i, conn: c, rd: protocol.NewReader(c, 0), rec: r.lat.Recorder(i)})
+			campers = append(campers, &camper{idx: i, addr: (r.cfg.first + i) % len(r.addrs), conn: c, rd: protocol.NewReader(c, 0), rec: r.lat.Recorder(i)})
 		}
+	}
+	if err := r.coord.reach(ctx, stageConnected); err != nil {
+		return nil, err
 	}
 
 	// Check in everyone at once; each camper's goroutine then waits for
 	// the go-ahead to start sessions, and finally reads until closed.
 	var checkedIn, leadsReady, readers sync.WaitGroup
 	goAhead := make(chan struct{})
+	goAheadOnce := sync.OnceFunc(func() { close(goAhead) })
+	// abort ends the camper goroutines when the run stops before its end.
+	abort := func(err error) (*Report, error) {
+		goAheadOnce()
+		r.closeAll(conns)
+		readers.Wait()
+		return nil, err
+	}
 	checkinBegin := time.Now()
 	for _, c := range campers {
 		checkedIn.Add(1)
@@ -54,41 +62,56 @@ func (r *run) peers(ctx context.Context) (*Report, error) {
 	}
 	checkedIn.Wait()
 	checkinTime := time.Since(checkinBegin)
-	afterCheckin := srv.sample()
+	if err := r.coord.reach(ctx, stageCheckedIn); err != nil {
+		return abort(err)
+	}
 
-	// The first camper of each group (by index) leads its session.
-	leads := map[int]*camper{}
+	// The first camper of each group (by index) leads its session. Group
+	// numbers are per server, so with several addresses a group is known
+	// by its address too; if those are nodes of one camp, two leads may
+	// meet in one group, and the second hears that a session runs.
+	type groupKey struct{ addr, group int }
+	leads := map[groupKey]*camper{}
 	nCheckedIn := 0
 	for _, c := range campers {
 		if c.group == 0 {
 			continue
 		}
 		nCheckedIn++
-		if _, ok := leads[c.group]; !ok {
-			leads[c.group] = c
+		if _, ok := leads[groupKey{c.addr, c.group}]; !ok {
+			leads[groupKey{c.addr, c.group}] = c
 			c.lead = true
 		}
 	}
-	close(goAhead)
+	goAheadOnce()
 	leadsReady.Wait()
 
 	// Everyone in a group whose session started sends.
 	var senders []*camper
 	for _, c := range campers {
-		if lead, ok := leads[c.group]; ok && lead.lead {
+		if lead, ok := leads[groupKey{c.addr, c.group}]; ok && lead.lead {
 			senders = append(senders, c)
 		}
 	}
 	rep := &Report{
 		Scenario: cfg.Scenario.String(), Addr: cfg.Addr, Conns: cfg.Conns, Sources: len(cfg.Sources),
 		Size: cfg.Size, Depth: cfg.Depth, Warmup: cfg.Warmup.Seconds(), Window: cfg.Duration.Seconds(),
-		Connected: len(campers), ConnectTime: connectTime.Seconds(), ConnectRate: rate(int64(len(campers)), connectTime),
-		CheckedIn: nCheckedIn, CheckinTime: checkinTime.Seconds(), CheckinRate: rate(int64(nCheckedIn), checkinTime),
-		RequestedRate: cfg.Rate,
+		Connected: len(campers), ConnectTime: connectTime.Seconds(),
+		CheckedIn: nCheckedIn, CheckinTime: checkinTime.Seconds(),
+		RequestedRate: cfg.Rate, Senders: len(senders),
 	}
 
-	winStartSample, stats := r.send(ctx, senders, campers, srv)
-	end := srv.sample()
+	winStart, err := r.coord.windowStart(ctx)
+	if err != nil {
+		return abort(err)
+	}
+	stats := r.send(ctx, senders, campers, winStart)
+	// From here on the connections are torn down, and in a split run
+	// another worker's may close first: its LEFT and COMPLETE are no errors.
+	r.stopping.Store(true)
+	if err := r.coord.reach(ctx, stageDrained); err != nil {
+		return abort(err)
+	}
 	r.closeAll(conns)
 	readers.Wait()
 	for _, c := range campers {
@@ -96,22 +119,9 @@ func (r *run) peers(ctx context.Context) (*Report, error) {
 		rep.Delivered += c.delivered.Load()
 	}
 	rep.Sent = stats.windowSent
-	rep.OfferedRate = rate(stats.windowSent, cfg.Duration)
-	rep.DeliveredRate = rate(rep.Delivered, cfg.Duration)
+	rep.Missed = stats.missed
 	rep.Bytes = rep.Delivered * int64(cfg.Size)
-	rep.BytesRate = rate(rep.Bytes, cfg.Duration)
-	rep.Latency = Summarize(r.lat.Merged())
-	rep.Server = srv.figures(before, afterCheckin, winStartSample, end, nCheckedIn, rep.Delivered)
-	rep.Notes = offeredNote(rep.OfferedRate, cfg.Rate)
-	if stats.missed > 0 {
-		rep.Notes = append(rep.Notes, "senders fell behind and skipped "+strconv.FormatInt(stats.missed, 10)+" sends")
-	}
-	if len(senders) == 0 {
-		rep.Notes = append(rep.Notes, "no peer session started: nothing was sent")
-	}
-	if srv.err != nil {
-		return nil, srv.err
-	}
+	rep.Timeline = &Timeline{Sent: stats.perSlot}
 	return rep, nil
 }
 
@@ -128,7 +138,7 @@ func (r *run) camperLoop(c *camper, checkedIn *sync.WaitGroup, goAhead <-chan st
 		}
 	}()
 	c.conn.SetDeadline(time.Now().Add(setupTimeout))
-	checkin := protocol.AppendRequest(nil, protocol.MethodCheckin, r.cfg.IDs.Append(nil, r.cfg.IDs.Min+protocol.CampID(c.idx)))
+	checkin := protocol.AppendRequest(nil, protocol.MethodCheckin, r.cfg.IDs.Append(nil, r.cfg.IDs.Min+protocol.CampID(r.cfg.first+c.idx)))
 	checkin = protocol.AppendBody(checkin, nil)
 	if f, ok := r.request(c, checkin, ErrCheckin); ok {
 		if g, err := strconv.Atoi(string(f.Header(protocol.HeaderGroup))); err == nil && g > 0 {
@@ -146,7 +156,7 @@ func (r *run) camperLoop(c *camper, checkedIn *sync.WaitGroup, goAhead <-chan st
 	if c.lead {
 		session := protocol.AppendRequest(nil, protocol.MethodPeerSession, strconv.AppendInt(nil, sessionCap, 10))
 		session = protocol.AppendBody(session, nil)
-		if _, ok := r.request(c, session, ErrSession); !ok {
+		if !r.startSession(c, session) {
 			c.lead = false
 		}
 	}
@@ -159,6 +169,40 @@ func (r *run) camperLoop(c *camper, checkedIn *sync.WaitGroup, goAhead <-chan st
 // request writes one setup request and reads up to its response, skipping
 // events. It reports the 200 response, or counts kind and fails.
 func (r *run) request(c *camper, req []byte, kind ErrKind) (*protocol.Frame, bool) {
+	f, ok := r.exchange(c, req)
+	if !ok {
+		return nil, false
+	}
+	if code, _ := f.Status(); code != protocol.StatusOK {
+		r.errs.add(kind)
+		return nil, false
+	}
+	return f, true
+}
+
+// startSession asks for a peer session and reports whether one runs in
+// the camper's group. In a split run a 409 means another lead of the same
+// group, on another node or in another worker, started it first: not an
+// error, and the group sends all the same.
+func (r *run) startSession(c *camper, req []byte) bool {
+	f, ok := r.exchange(c, req)
+	if !ok {
+		return false
+	}
+	switch code, _ := f.Status(); {
+	case code == protocol.StatusOK:
+		return true
+	case code == protocol.StatusConflict && r.split():
+		return true
+	default:
+		r.errs.add(ErrSession)
+		return false
+	}
+}
+
+// exchange writes one setup request and reads up to its response, skipping
+// events; false means the connection failed (and was counted).
+func (r *run) exchange(c *camper, req []byte) (*protocol.Frame, bool) {
 	if _, err := c.conn.Write(req); err != nil {
 		r.errs.add(ErrWrite)
 		return nil, false
@@ -169,15 +213,10 @@ func (r *run) request(c *camper, req []byte, kind ErrKind) (*protocol.Frame, boo
 			r.readErr(err)
 			return nil, false
 		}
-		code, ok := f.Status()
-		if !ok {
-			continue // JOINED, PEERSESSION and the like
+		if _, ok := f.Status(); ok {
+			return f, true
 		}
-		if code != protocol.StatusOK {
-			r.errs.add(kind)
-			return nil, false
-		}
-		return f, true
+		// JOINED, PEERSESSION and the like.
 	}
 }
 
@@ -217,7 +256,7 @@ func (r *run) handleFrame(c *camper, f *protocol.Frame) {
 		}
 		if r.inWindow(t) {
 			c.delivered.Add(1)
-			c.rec.Record((r.now() - t) / int64(time.Microsecond))
+			r.record(c.rec, t)
 		}
 	case protocol.EventJoined, protocol.EventPeerSession:
 		// Late events from setup.
@@ -240,9 +279,10 @@ func (r *run) handleFrame(c *camper, f *protocol.Frame) {
 
 // sendStats are the senders' totals.
 type sendStats struct {
-	sent       int64 // every message written, warmup included
-	windowSent int64 // messages stamped inside the window
-	missed     int64 // sends the pacers skipped
+	sent       int64   // every message written, warmup included
+	windowSent int64   // messages stamped inside the window
+	missed     int64   // sends the pacers skipped
+	perSlot    []int64 // messages stamped in each slot of the timeline
 }
 
 // sender is one sending goroutine's state; its counters are read for
@@ -254,36 +294,35 @@ type sender struct {
 	pacer   *Pacer
 	sent    atomic.Int64
 	inWin   atomic.Int64
+	// perSlot counts the sends of each slot of the window; only the
+	// sender's goroutine writes it, and it is read once that has ended.
+	perSlot []int64
 }
 
 // newSender pre-encodes the message frame its goroutine patches and writes.
-func newSender(campers []*camper, size int, rate float64, start time.Duration) *sender {
+func newSender(campers []*camper, size int, rate float64, start time.Duration, slots int) *sender {
 	frame := protocol.AppendRequest(nil, protocol.MethodMessage, nil)
 	frame = protocol.AppendBody(frame, payload(size))
 	burst := 64
 	if rate > 0 {
 		burst = max(16, int(rate/10)) // 100 ms of tokens
 	}
-	return &sender{campers: campers, frame: frame, stamp: len(frame) - 2 - size, pacer: NewPacer(rate, burst, start)}
+	return &sender{campers: campers, frame: frame, stamp: len(frame) - 2 - size, pacer: NewPacer(rate, burst, start), perSlot: make([]int64, slots)}
 }
 
-// send runs the senders through warmup and window, then waits for the
-// server to answer every message. It returns the server sample taken as
-// the window opened.
-func (r *run) send(ctx context.Context, senders, campers []*camper, srv *sampler) (ProcSample, sendStats) {
-	var stats sendStats
+// send runs the senders through warmup and the window that opens at
+// winStart, then waits for the server to answer every message.
+func (r *run) send(ctx context.Context, senders, campers []*camper, winStart int64) sendStats {
+	stats := sendStats{perSlot: make([]int64, len(r.lat.Timeline()))}
+	sendEnd := r.openWindow(winStart)
 	n := min(len(senders), 8)
-	if n == 0 {
-		return srv.sample(), stats
-	}
-	winStart, sendEnd := r.setWindow()
 	ss := make([]*sender, n)
 	for i := range ss {
 		var mine []*camper
 		for j := i; j < len(senders); j += n {
 			mine = append(mine, senders[j])
 		}
-		ss[i] = newSender(mine, r.cfg.Size, r.cfg.Rate/float64(n), time.Duration(r.now()))
+		ss[i] = newSender(mine, r.cfg.Size, r.cfg.Rate/float64(n), time.Duration(r.now()), len(stats.perSlot))
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -301,9 +340,7 @@ func (r *run) send(ctx context.Context, senders, campers []*camper, srv *sampler
 		return "sent=" + strconv.FormatInt(sent, 10) + " delivered=" + strconv.FormatInt(delivered, 10)
 	})()
 
-	// Sample the server as the window opens.
-	r.awaitWindow(ctx, winStart)
-	startSample := srv.sample()
+	r.coord.windowOpen(ctx)
 
 	// Stop at the end of the window (or on cancel), unblocking writes that
 	// a stalled server would hold forever.
@@ -325,9 +362,12 @@ func (r *run) send(ctx context.Context, senders, campers []*camper, srv *sampler
 		stats.sent += s.sent.Load()
 		stats.windowSent += s.inWin.Load()
 		stats.missed += s.pacer.Missed()
+		for k, v := range s.perSlot {
+			stats.perSlot[k] += v
+		}
 	}
 	r.drain(ctx, senders, stats.sent)
-	return startSample, stats
+	return stats
 }
 
 // runSender paces and writes messages until sendEnd or stop.
@@ -379,6 +419,9 @@ func (r *run) sendOne(s *sender, c *camper) bool {
 	s.sent.Add(1)
 	if r.inWindow(t) {
 		s.inWin.Add(1)
+		if k := r.slotOf(t); k < len(s.perSlot) {
+			s.perSlot[k]++
+		}
 	}
 	return true
 }

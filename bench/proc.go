@@ -86,3 +86,113 @@ func parseCPU(stat []byte) (user, sys time.Duration, err error) {
 func snippetOf(b []byte) []byte {
 	return b[:min(len(b), 60)]
 }
+
+// ThreadSample is one thread's scheduler accounting, from
+// /proc/PID/task/TID/schedstat.
+type ThreadSample struct {
+	Name   string        // from /proc/PID/task/TID/comm
+	Run    time.Duration // on a CPU
+	Wait   time.Duration // runnable, waiting on a run queue
+	Slices int64         // timeslices run
+}
+
+// SampleThreads reads the scheduler accounting of every thread of pid. A
+// thread that exits while it is being read is left out.
+func SampleThreads(pid int) (map[int]ThreadSample, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("sample threads: %w", err)
+	}
+	out := make(map[int]ThreadSample, len(entries))
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited
+		}
+		ts, err := parseSchedstat(b)
+		if err != nil {
+			return nil, fmt.Errorf("sample thread %d of %d: %w", tid, pid, err)
+		}
+		if comm, err := os.ReadFile(dir + "/" + e.Name() + "/comm"); err == nil {
+			ts.Name = string(bytes.TrimSpace(comm))
+		}
+		out[tid] = ts
+	}
+	return out, nil
+}
+
+// parseSchedstat reads "RUN_NS WAIT_NS SLICES", the text of
+// /proc/PID/task/TID/schedstat.
+func parseSchedstat(b []byte) (ThreadSample, error) {
+	fields := bytes.Fields(b)
+	if len(fields) != 3 {
+		return ThreadSample{}, fmt.Errorf("bad schedstat %q", snippetOf(b))
+	}
+	var n [3]int64
+	for i, f := range fields {
+		v, err := strconv.ParseInt(string(f), 10, 64)
+		if err != nil || v < 0 {
+			return ThreadSample{}, fmt.Errorf("bad schedstat %q", snippetOf(b))
+		}
+		n[i] = v
+	}
+	return ThreadSample{Run: time.Duration(n[0]), Wait: time.Duration(n[1]), Slices: n[2]}, nil
+}
+
+// CPUStat is the machine's CPU time by kind, summed over all CPUs, from
+// the "cpu" line of /proc/stat.
+type CPUStat struct {
+	Total time.Duration // every kind, guest time excluded (it is already in user)
+	Idle  time.Duration // idle and iowait
+	Steal time.Duration // taken by the hypervisor for other guests
+}
+
+// SampleCPUStat reads the machine's CPU times from /proc/stat.
+func SampleCPUStat() (CPUStat, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUStat{}, fmt.Errorf("sample cpu times: %w", err)
+	}
+	s, err := parseCPUStat(b)
+	if err != nil {
+		return CPUStat{}, fmt.Errorf("sample cpu times: %w", err)
+	}
+	return s, nil
+}
+
+// parseCPUStat reads the "cpu" line of /proc/stat: user nice system idle
+// iowait irq softirq steal guest guest_nice, in clock ticks. Kernels older
+// than 2.6.11 have no steal field; they count as no steal.
+func parseCPUStat(b []byte) (CPUStat, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("cpu "))
+		if !ok {
+			continue
+		}
+		fields := bytes.Fields(rest)
+		if len(fields) < 4 {
+			return CPUStat{}, fmt.Errorf("bad cpu line %q", snippetOf(line))
+		}
+		var ticks [8]int64 // user .. steal; guest time is inside user
+		for i := range min(len(fields), len(ticks)) {
+			v, err := strconv.ParseInt(string(fields[i]), 10, 64)
+			if err != nil || v < 0 {
+				return CPUStat{}, fmt.Errorf("bad cpu line %q", snippetOf(line))
+			}
+			ticks[i] = v
+		}
+		var s CPUStat
+		for _, t := range ticks {
+			s.Total += time.Duration(t) * clockTick
+		}
+		s.Idle = time.Duration(ticks[3]+ticks[4]) * clockTick
+		s.Steal = time.Duration(ticks[7]) * clockTick
+		return s, nil
+	}
+	return CPUStat{}, fmt.Errorf("no cpu line")
+}

@@ -97,6 +97,10 @@ type Report struct {
 	RequestedRate float64 `json:"requested_per_s"`
 	OfferedRate   float64 `json:"offered_per_s"`
 	Sent          int64   `json:"sent"`
+	// Senders are the campers that sent (peers: those whose group had a
+	// session); Missed the sends their pacers skipped for falling behind.
+	Senders int   `json:"senders"`
+	Missed  int64 `json:"missed"`
 	// Delivered counts MESSAGE events (peers), round trips (echo) or
 	// connect-checkin-checkout cycles (checkin) within the window.
 	Delivered     int64   `json:"delivered"`
@@ -106,6 +110,22 @@ type Report struct {
 
 	Latency Summary          `json:"latency"`
 	Errors  map[string]int64 `json:"errors"`
+
+	// Histogram is every latency of the window, in microseconds, in
+	// HdrHistogram's compressed V2 encoding (base64), so that reports can be
+	// merged exactly and plotted.
+	Histogram string `json:"histogram,omitempty"`
+	// Timeline is the window slot by slot.
+	Timeline *Timeline `json:"timeline,omitempty"`
+
+	// Procs is the number of worker processes that made the run (1: the
+	// harness alone).
+	Procs int `json:"procs"`
+	// Steal is the share of the machine's CPU time that the hypervisor
+	// gave to other guests during the window, and Busy the share that was
+	// not idle: both from /proc/stat, over every CPU.
+	Steal float64 `json:"steal"`
+	Busy  float64 `json:"busy"`
 
 	Server *ServerFigures `json:"server,omitempty"`
 
@@ -124,6 +144,36 @@ type ServerFigures struct {
 	CPU          float64 `json:"cpu_s"`
 	CPUUser      float64 `json:"cpu_user_s"`
 	CPUPerMsg    float64 `json:"cpu_us_per_msg"`
+	// Wall is the time over which CPU and Threads were measured: the
+	// window and the drain after it.
+	Wall float64 `json:"wall_s"`
+	// NumThreads is the server's thread count at the end; Threads are its
+	// busiest threads over Wall, busiest first.
+	NumThreads int             `json:"num_threads"`
+	Threads    []ThreadFigures `json:"threads"`
+}
+
+// ThreadFigures are one server thread's scheduling over the window, from
+// /proc/PID/task/TID/schedstat: a thread that ran most of Wall and also
+// waited long for a CPU is saturated.
+type ThreadFigures struct {
+	TID    int     `json:"tid"`
+	Name   string  `json:"name"`
+	Run    float64 `json:"run_s"`  // on a CPU
+	Wait   float64 `json:"wait_s"` // runnable, waiting on a run queue
+	Slices int64   `json:"slices"` // timeslices run
+}
+
+// Timeline is a run's window cut into slots of equal width: the latencies
+// of the messages sent in each slot and how many were sent.
+type Timeline struct {
+	Slot float64 `json:"slot_s"`
+	// Histograms holds one encoded histogram (as Report.Histogram, two
+	// significant digits) per slot; a slot's count is what was delivered
+	// of the messages sent in it.
+	Histograms []string `json:"histograms"`
+	// Sent is the messages sent in each slot (peers only).
+	Sent []int64 `json:"sent,omitempty"`
 }
 
 // row is one line of the summary table.
@@ -139,7 +189,7 @@ func (r *Report) rows() []row {
 	}
 	rows := []row{
 		{"scenario", f("%s against %s", r.Scenario, r.Addr)},
-		{"connections", f("%d from %d source addresses, size %d, depth %d", r.Conns, r.Sources, r.Size, r.Depth)},
+		{"connections", f("%d from %d source addresses in %s, size %d, depth %d", r.Conns, r.Sources, plural(max(r.Procs, 1), "process", "processes"), r.Size, r.Depth)},
 		{"window", f("%.2fs measured after %.2fs warmup", r.Window, r.Warmup)},
 		{"connect", f("%d in %.3fs = %.0f/s", r.Connected, r.ConnectTime, r.ConnectRate)},
 		{"check-in", f("%d in %.3fs = %.0f/s", r.CheckedIn, r.CheckinTime, r.CheckinRate)},
@@ -149,6 +199,7 @@ func (r *Report) rows() []row {
 		{"latency", f("n=%d mean=%.1fµs p50=%dµs p90=%dµs p99=%dµs p99.9=%dµs max=%dµs",
 			r.Latency.Samples, r.Latency.Mean, r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max)},
 		{"errors", formatErrors(r.Errors)},
+		{"machine", f("%.1f%% busy, %.1f%% stolen by the hypervisor during the window", 100*r.Busy, 100*r.Steal)},
 	}
 	if s := r.Server; s != nil {
 		rows = append(rows,
@@ -156,11 +207,35 @@ func (r *Report) rows() []row {
 			row{"server rss/conn", f("%.0f bytes", s.RSSPerConn)},
 			row{"server cpu", f("%.2fs (%.2fs user, %.2fs system) = %.2fµs per delivered message", s.CPU, s.CPUUser, s.CPU-s.CPUUser, s.CPUPerMsg)},
 		)
+		for i, t := range s.Threads {
+			name := "server threads"
+			if i == 0 {
+				rows = append(rows, row{name, f("%d; busiest over %.2fs:", s.NumThreads, s.Wall)})
+			}
+			rows = append(rows, row{"", f("tid %d (%s): %s on CPU, %s waiting for a CPU, %d timeslices",
+				t.TID, t.Name, share(t.Run, s.Wall), share(t.Wait, s.Wall), t.Slices)})
+		}
 	}
 	for _, n := range r.Notes {
 		rows = append(rows, row{"note", n})
 	}
 	return rows
+}
+
+// plural writes n and the noun that fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// share formats part of whole as a percentage.
+func share(part, whole float64) string {
+	if whole <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*part/whole)
 }
 
 func formatErrors(m map[string]int64) string {

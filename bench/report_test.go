@@ -16,13 +16,16 @@ func fullReport() *Report {
 		Warmup: 1.5, Window: 20,
 		Connected: 9999, ConnectTime: 1.234, ConnectRate: 8103,
 		CheckedIn: 9998, CheckinTime: 0.567, CheckinRate: 17633,
-		RequestedRate: 20000, OfferedRate: 19876, Sent: 397520,
+		RequestedRate: 20000, OfferedRate: 19876, Sent: 397520, Senders: 9996, Missed: 12,
 		Delivered: 1192560, DeliveredRate: 59628, Bytes: 76323840, BytesRate: 3816192,
-		Latency: Summary{Samples: 1192559, Mean: 123.5, P50: 101, P90: 202, P99: 303, P999: 404, Max: 505},
-		Errors:  map[string]int64{"dial": 1, "closed": 2},
+		Latency:   Summary{Samples: 1192559, Mean: 123.5, P50: 101, P90: 202, P99: 303, P999: 404, Max: 505},
+		Errors:    map[string]int64{"dial": 1, "closed": 2},
+		Histogram: "HISTFAKE", Timeline: &Timeline{Slot: 1, Histograms: []string{"SLOT0", "SLOT1"}, Sent: []int64{19000, 19500}},
+		Procs: 3, Steal: 0.031, Busy: 0.874,
 		Server: &ServerFigures{
 			PID: 4242, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
-			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69,
+			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69, Wall: 20.5, NumThreads: 9,
+			Threads: []ThreadFigures{{TID: 4243, Name: "campfire", Run: 12.3, Wait: 8.2, Slices: 5555}, {TID: 4250, Name: "gc", Run: 1.1, Wait: 0.4, Slices: 77}},
 		},
 		Notes: []string{"offered 19876/s of requested 20000/s"},
 	}
@@ -35,7 +38,7 @@ func TestReportTable(t *testing.T) {
 	}
 	table := b.String()
 	for _, want := range []string{
-		"peers against 127.0.0.1:2022", "10000 from 39 source addresses", "size 64", "depth 3",
+		"peers against 127.0.0.1:2022", "10000 from 39 source addresses in 3 processes", "size 64", "depth 3",
 		"20.00s measured after 1.50s warmup",
 		"9999 in 1.234s = 8103/s", "9998 in 0.567s = 17633/s",
 		"19876/s of requested 20000/s (397520 sent)",
@@ -44,6 +47,9 @@ func TestReportTable(t *testing.T) {
 		"closed=2 dial=1",
 		"pid 4242", "7000000 before", "15000000 checked in", "16000000 at end",
 		"801 bytes", "12.75s (2.50s user, 10.25s system) = 10.69µs per delivered message",
+		"87.4% busy, 3.1% stolen by the hypervisor during the window",
+		"9; busiest over 20.50s:", "tid 4243 (campfire): 60.0% on CPU, 40.0% waiting for a CPU, 5555 timeslices",
+		"tid 4250 (gc): 5.4% on CPU, 2.0% waiting for a CPU, 77 timeslices",
 		"note", "offered 19876/s of requested 20000/s",
 	} {
 		if !strings.Contains(table, want) {
@@ -88,8 +94,11 @@ func checkKeys(t *testing.T, typ reflect.Type, m map[string]any, path string) {
 		if ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
-		if ft.Kind() == reflect.Struct {
+		switch {
+		case ft.Kind() == reflect.Struct:
 			checkKeys(t, ft, v.(map[string]any), path+key+".")
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			checkKeys(t, ft.Elem(), v.([]any)[0].(map[string]any), path+key+"[0].")
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,10 @@ func ParseScenario(name string) (Scenario, error) {
 
 // Config is one harness run.
 type Config struct {
-	Addr     string // target, on loopback
+	// Addr is the target on loopback, or several comma-separated (the
+	// nodes of one camp, or separate servers): connection i goes to the
+	// i-th mod their number.
+	Addr     string
 	Scenario Scenario
 	Conns    int     // connections (peers, echo) or concurrent churners (checkin)
 	Rate     float64 // total messages per second (peers); 0 is as fast as possible
@@ -62,6 +66,19 @@ type Config struct {
 	ServerPID int
 	// Progress, if not nil, gets a progress line once a second.
 	Progress io.Writer
+	// Procs, above 1, splits the connections over that many worker
+	// processes, whose figures are merged into one report: one process
+	// may not open more files than its limit (see procs.go).
+	Procs int
+	// Exec is the command that runs this program's bench subcommand, for
+	// the workers of Procs; nil means this executable and "bench".
+	Exec []string
+
+	// first is the index of the run's first connection among all of a
+	// -procs run's; it picks camp ids, source and server addresses.
+	first int
+	// worker is set in a worker of a -procs run.
+	worker bool
 }
 
 // Limits that keep a run bounded whatever the server does.
@@ -77,32 +94,66 @@ const (
 // run is the state shared by one run's goroutines.
 type run struct {
 	cfg     Config
+	addrs   []string
 	dialers *Dialers
-	start   time.Time
-	errs    errorCounts
-	lat     *Latencies
+	coord   coordinator
+	// start is the origin of run time, which stamps messages; the workers
+	// of a -procs run share it, so a stamp means the same in each.
+	start time.Time
+	errs  errorCounts
+	lat   *Latencies
 	// winStart and winEnd bound the measured window in nanoseconds since
 	// start; a sample counts if it was sent inside it.
 	winStart atomic.Int64
 	winEnd   atomic.Int64
+	// slotWidth is the span of one slot of the timeline, in nanoseconds.
+	slotWidth int64
 	// stopping is set once the run tears connections down, after which
 	// read and write errors are expected and not counted.
 	stopping atomic.Bool
 }
 
 // Run performs one run and reports on it. Errors from the server are
-// counted in the report; Run fails only on a bad configuration or when the
-// server cannot be sampled.
+// counted in the report; Run fails only on a bad configuration, when the
+// server cannot be sampled, or when a worker process fails.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, dialers: NewDialers(cfg.Sources, net.Dialer{Timeout: dialTimeout}), start: time.Now()}
+	if cfg.Procs > 1 {
+		return runProcs(ctx, cfg)
+	}
+	start := time.Now()
+	lc := newLocalCoord(cfg, start)
+	rep, err := newRun(cfg, lc, start).do(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lc.probe.report(rep, cfg.Scenario); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// newRun prepares a run of cfg (checked) that reports its stages to coord.
+func newRun(cfg Config, coord coordinator, start time.Time) *run {
+	r := &run{
+		cfg: cfg, addrs: splitAddrs(cfg.Addr), coord: coord, start: start,
+		dialers: NewDialers(cfg.Sources, net.Dialer{Timeout: dialTimeout}),
+	}
 	r.winStart.Store(math.MaxInt64)
 	r.winEnd.Store(math.MaxInt64)
+	width, slots := timelineSlots(cfg.Duration)
+	r.slotWidth = int64(width)
+	r.lat = NewLatencies(16, slots)
+	return r
+}
+
+// do runs the scenario and reports its figures, without the server's.
+func (r *run) do(ctx context.Context) (*Report, error) {
 	var rep *Report
 	var err error
-	switch cfg.Scenario {
+	switch r.cfg.Scenario {
 	case ScenarioPeers:
 		rep, err = r.peers(ctx)
 	case ScenarioCheckin:
@@ -114,20 +165,68 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Errors = r.errs.byName()
+	if err := rep.setLatencies(r.lat, time.Duration(r.slotWidth)); err != nil {
+		return nil, err
+	}
+	rep.derive(r.cfg)
 	return rep, nil
 }
 
+// maxSlots bounds the timeline: a long window gets wider slots.
+const maxSlots = 300
+
+// timelineSlots returns the width and number of the timeline's slots for
+// a window of d: one second each, or wider for windows over maxSlots
+// seconds.
+func timelineSlots(d time.Duration) (width time.Duration, n int) {
+	width = time.Second
+	if d > maxSlots*time.Second {
+		width = (d + maxSlots - 1) / maxSlots
+		width = (width + time.Second - 1) / time.Second * time.Second
+	}
+	return width, int((d + width - 1) / width)
+}
+
+// splitAddrs splits a comma-separated address list.
+func splitAddrs(s string) []string {
+	var out []string
+	for a := range strings.SplitSeq(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// addrFor returns the server address of connection i.
+func (r *run) addrFor(i int) string { return r.addrs[(r.cfg.first+i)%len(r.addrs)] }
+
+// split reports whether the campers of one group may be spread over
+// several servers or processes, so that a peer session may already have
+// been started by a camper this run does not see.
+func (r *run) split() bool { return len(r.addrs) > 1 || r.cfg.worker }
+
 func (c *Config) check() error {
-	if err := checkLoopback(c.Addr); err != nil {
-		return err
+	addrs := splitAddrs(c.Addr)
+	if len(addrs) == 0 {
+		return fmt.Errorf("address %q: want HOST:PORT[,HOST:PORT...]", c.Addr)
+	}
+	for _, a := range addrs {
+		if err := checkLoopback(a); err != nil {
+			return err
+		}
 	}
 	switch {
 	case c.Scenario < ScenarioPeers || c.Scenario > ScenarioEcho:
 		return fmt.Errorf("unknown scenario %d", c.Scenario)
 	case c.Conns < 1:
 		return fmt.Errorf("conns %d: want at least 1", c.Conns)
-	case c.Scenario != ScenarioEcho && c.Conns > c.IDs.Size():
-		return fmt.Errorf("conns %d: the id range %s holds only %d", c.Conns, c.IDs, c.IDs.Size())
+	case c.Scenario != ScenarioEcho && c.first+c.Conns > c.IDs.Size():
+		return fmt.Errorf("conns %d: the id range %s holds only %d", c.first+c.Conns, c.IDs, c.IDs.Size())
+	case c.Procs < 0:
+		return fmt.Errorf("procs %d: want 1 or more", c.Procs)
+	case c.Procs > c.Conns:
+		return fmt.Errorf("procs %d: more worker processes than the %d connections", c.Procs, c.Conns)
 	case c.Size < StampSize || c.Size > protocol.DefaultMaxBody:
 		return fmt.Errorf("size %d: want %d..%d bytes", c.Size, StampSize, protocol.DefaultMaxBody)
 	case c.Depth < 1:
@@ -148,14 +247,21 @@ func (r *run) inWindow(t int64) bool {
 	return t >= r.winStart.Load() && t < r.winEnd.Load()
 }
 
-// setWindow starts the measured window after the warmup and returns the
-// time (since start) at which senders stop.
-func (r *run) setWindow() (start, end int64) {
-	start = r.now() + int64(r.cfg.Warmup)
+// slotOf returns the timeline slot of a sample stamped t inside the window.
+func (r *run) slotOf(t int64) int { return int((t - r.winStart.Load()) / r.slotWidth) }
+
+// record times a sample stamped t that was delivered just now.
+func (r *run) record(rec *Recorder, t int64) {
+	rec.Record(r.slotOf(t), (r.now()-t)/int64(time.Microsecond))
+}
+
+// openWindow sets the measured window to start at start (run time) and
+// returns the time at which senders stop.
+func (r *run) openWindow(start int64) (end int64) {
 	end = start + int64(r.cfg.Duration)
 	r.winStart.Store(start)
 	r.winEnd.Store(end)
-	return start, end
+	return end
 }
 
 // connect dials n connections, dialWorkers at a time, each from its
@@ -172,7 +278,7 @@ func (r *run) connect(ctx context.Context, n int) ([]*net.TCPConn, time.Duration
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := r.dialers.For(i).DialContext(ctx, "tcp", r.cfg.Addr)
+				c, err := r.dialers.For(r.cfg.first+i).DialContext(ctx, "tcp", r.addrFor(i))
 				if err != nil {
 					r.errs.add(ErrDial)
 					continue
@@ -183,41 +289,6 @@ func (r *run) connect(ctx context.Context, n int) ([]*net.TCPConn, time.Duration
 	}
 	wg.Wait()
 	return conns, time.Since(begin)
-}
-
-// sampler samples the server's process, if one was named.
-type sampler struct {
-	pid int
-	err error
-}
-
-func (s *sampler) sample() ProcSample {
-	if s.pid == 0 || s.err != nil {
-		return ProcSample{}
-	}
-	p, err := SampleProc(s.pid)
-	if err != nil {
-		s.err = err
-	}
-	return p
-}
-
-// figures computes the server's figures from its samples.
-func (s *sampler) figures(before, checkedIn, winStart, end ProcSample, conns int, delivered int64) *ServerFigures {
-	if s.pid == 0 {
-		return nil
-	}
-	f := &ServerFigures{PID: s.pid, RSSBefore: before.RSS, RSSCheckedIn: checkedIn.RSS, RSSEnd: end.RSS}
-	if conns > 0 {
-		f.RSSPerConn = float64(checkedIn.RSS-before.RSS) / float64(conns)
-	}
-	cpu := end.CPU - winStart.CPU
-	f.CPU = cpu.Seconds()
-	f.CPUUser = (end.User - winStart.User).Seconds()
-	if delivered > 0 {
-		f.CPUPerMsg = float64(cpu.Microseconds()) / float64(delivered)
-	}
-	return f
 }
 
 // progress prints a line a second until stop is closed.
@@ -251,9 +322,9 @@ func (r *run) startProgress(line func() string) (stop func()) {
 }
 
 // awaitWindow blocks until the measured window opens at winStart (run
-// time) or ctx ends.
-func (r *run) awaitWindow(ctx context.Context, winStart int64) {
-	wait := time.NewTimer(time.Duration(winStart - r.now()))
+// time since start) or ctx ends.
+func awaitWindow(ctx context.Context, start time.Time, winStart int64) {
+	wait := time.NewTimer(time.Duration(winStart) - time.Since(start))
 	defer wait.Stop()
 	select {
 	case <-wait.C:
