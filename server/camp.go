@@ -9,6 +9,7 @@ import (
 
 	"campfire/groups"
 	"campfire/protocol"
+	"campfire/server/metrics"
 )
 
 // campState is the camp service's share of a connection. The fields above
@@ -124,7 +125,7 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 		if ok {
 			fresh = true
 			c.x.inflight++
-			s.carrier.submit(l, &command{kind: cmdRequest, c: c, req: frame.Request()}, now)
+			s.carrier.submit(l, &command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
 			if c.state != stateOpen || c.x.halted {
 				break
 			}
@@ -153,7 +154,7 @@ func (s *campService) fail(l *campLoop, c *campConn, status int, msg string, why
 	s.log.Info("closing on bad input", zap.Stringer("remote", remoteAddr(c)), zap.Int("status", status), zap.String("error", msg))
 	c.x.halted = true
 	l.partial(c, false, false, now)
-	s.carrier.submit(l, &command{kind: cmdFail, c: c, status: status, text: []byte(msg), why: why}, now)
+	s.carrier.submit(l, &command{kind: cmdFail, c: c, status: status, text: []byte(msg), why: why, parsed: now.UnixNano()}, now)
 }
 
 // receive queues one result on its connection's loop.
@@ -164,6 +165,13 @@ func (s *campService) receive(l *campLoop, r *result, now time.Time) {
 	}
 	if r.camper != 0 {
 		c.x.camper = r.camper
+	}
+	if m := s.r.m; m != nil && c.state == stateOpen {
+		if r.reply {
+			m.Request(r.method, replyStatus(r.frame), time.Duration(time.Now().UnixNano()-r.parsed))
+		} else {
+			m.Event(eventKind(r.frame), 1)
+		}
 	}
 	l.queue(c, r.frame)
 	if r.last != 0 {
@@ -212,6 +220,8 @@ type campCore struct {
 	log      *zap.Logger
 	errFrame []byte
 	res      result // scratch
+	m        *metrics.Metrics
+	messages uint64 // message and direct requests answered 200
 }
 
 func newCampCore(cfg Config, log *zap.Logger) *campCore {
@@ -219,6 +229,7 @@ func newCampCore(cfg Config, log *zap.Logger) *campCore {
 		camp: groups.New[*campConn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
 		ids:  cfg.IDs,
 		log:  log,
+		m:    cfg.Metrics,
 	}
 }
 
@@ -233,7 +244,10 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 	switch cmd.kind {
 	case cmdRequest:
 		res := k.camp.Handle(c, &cmd.req, now)
-		k.res = result{c: c, frame: res.Reply, answer: true}
+		k.res = result{c: c, frame: res.Reply, answer: true, reply: true, method: cmd.req.Method, parsed: cmd.parsed}
+		if (cmd.req.Method == protocol.MethodMessage || cmd.req.Method == protocol.MethodDirect) && replyStatus(res.Reply) == protocol.StatusOK {
+			k.messages++
+		}
 		if res.Close {
 			k.res.last = closeCheckout
 			c.x.gone = true
@@ -245,7 +259,7 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 		k.deliver(res, c, out)
 	case cmdFail:
 		k.errFrame = protocol.AppendError(k.errFrame[:0], cmd.status, nil, string(cmd.text))
-		k.res = result{c: c, frame: k.errFrame, last: cmd.why}
+		k.res = result{c: c, frame: k.errFrame, last: cmd.why, reply: true, parsed: cmd.parsed}
 		out.route(&k.res)
 		k.leave(c, now, out)
 	case cmdLeave:
@@ -265,6 +279,9 @@ func (k *campCore) deliver(res groups.Result[*campConn], c *campConn, out router
 		k.res = result{c: d.To, frame: d.Frame}
 		out.route(&k.res)
 	}
+	if res.Change.Kind != 0 || len(res.Deliveries) > 0 {
+		k.gauges()
+	}
 	switch res.Change.Kind {
 	case groups.ChangeCheckin:
 		k.log.Info("checked in", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
@@ -273,4 +290,45 @@ func (k *campCore) deliver(res groups.Result[*campConn], c *campConn, out router
 		k.log.Info("checked out", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
 			zap.Stringer("remote", remoteAddr(c)))
 	}
+}
+
+// gauges publishes the camp's counts.
+func (k *campCore) gauges() {
+	k.m.SetCampers(k.camp.Len())
+	k.m.SetGroups(k.camp.Groups())
+	k.m.SetSessions(k.camp.Sessions())
+}
+
+// replyStatus reads the status code of a response frame.
+func replyStatus(f []byte) int {
+	const at = len(protocol.Version) + 1
+	if len(f) < at+3 {
+		return 0
+	}
+	return int(f[at]-'0')*100 + int(f[at+1]-'0')*10 + int(f[at+2]-'0')
+}
+
+// eventKind tells an event frame's kind by its first letter, which differs
+// for every event the server sends.
+func eventKind(f []byte) metrics.EventKind {
+	if len(f) == 0 {
+		return 0
+	}
+	switch f[0] {
+	case 'J':
+		return metrics.EventJoined
+	case 'L':
+		return metrics.EventLeft
+	case 'P':
+		return metrics.EventPeerSession
+	case 'C':
+		return metrics.EventComplete
+	case 'M':
+		return metrics.EventMessage
+	case 'D':
+		return metrics.EventDirect
+	case 'S':
+		return metrics.EventShutdown
+	}
+	return 0
 }

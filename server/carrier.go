@@ -43,6 +43,7 @@ type command struct {
 	status int              // cmdFail: the status of the error reply
 	text   []byte           // cmdFail: its explanation
 	why    closeReason      // cmdFail, cmdLeave: why the connection ends
+	parsed int64            // cmdRequest, cmdFail: unix nanoseconds the frame was read
 }
 
 // result is one frame the camp produced for one connection. frame borrows
@@ -53,6 +54,11 @@ type result struct {
 	last   closeReason     // non-zero: c's last frame; c ends for this reason
 	camper protocol.CampID // non-zero: c checked in with this id
 	answer bool            // the reply to a request c submitted
+	// For the reply to a request or a bad frame: what it answered and when
+	// that was read, for the metrics.
+	method protocol.Method
+	parsed int64
+	reply  bool
 }
 
 // router takes the results of one apply, on the camp's loop.

@@ -48,6 +48,8 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	}
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "connections from one client IP, 503 above it (0: no cap)")
+	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection starts with a PROXY protocol header (v1 or v2) from a trusted proxy")
+	trustedFlag := fs.String("proxy-trusted", DefaultProxyTrusted, "with -proxy-protocol: the proxies allowed to connect, as `CIDR[,CIDR...]`")
 	fs.BoolVar(&cfg.LogSample, "log-sample", cfg.LogSample, "sample per-connection log lines (the first 100 a second of each kind, then every 100th)")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops (0: one per CPU); with more than one, connections are spread over them and the camp stays on the first")
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
@@ -62,6 +64,12 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 		fmt.Fprintf(stderr, "campfire %s: unexpected argument %q\n", name, fs.Arg(0))
 		return 2
 	}
+	trustedProxies, err := ParsePrefixes(*trustedFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "campfire %s: -proxy-trusted: %v\n", name, err)
+		return 2
+	}
+	cfg.ProxyTrusted = trustedProxies
 	if *format != "console" && *format != "json" {
 		fmt.Fprintf(stderr, "campfire %s: -log-format %q: want console or json\n", name, *format)
 		return 2

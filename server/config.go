@@ -2,10 +2,12 @@ package server
 
 import (
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 
 	"campfire/protocol"
+	"campfire/server/metrics"
 )
 
 // Config is the configuration of a server. DefaultConfig gives the values
@@ -51,6 +53,16 @@ type Config struct {
 	// Grace bounds the shutdown drain and how long a connection lingers
 	// after its last reply.
 	Grace time.Duration
+	// ProxyProtocol makes every connection start with a PROXY protocol
+	// header (version 1 or 2) from a source in ProxyTrusted, whose client
+	// address then stands for the connection's.
+	ProxyProtocol bool
+	// ProxyTrusted are the proxies allowed to connect when ProxyProtocol
+	// is on (DefaultProxyTrusted if empty).
+	ProxyTrusted []netip.Prefix
+	// Metrics, if set, is where the server counts connections, requests,
+	// events and bytes.
+	Metrics *metrics.Metrics
 	// LogSample samples per-connection log lines (opened, closed, refused,
 	// checked in and out): the first 100 of a kind each second, then every
 	// 100th, so that a flood cannot flood the log.
@@ -113,6 +125,9 @@ func (cfg *Config) validate(limit int) error {
 		return fmt.Errorf("max campers %d: must not be negative", cfg.MaxCampers)
 	case cfg.IDs.Digits == 0:
 		cfg.IDs = protocol.DefaultIDs()
+	}
+	if cfg.ProxyProtocol && len(cfg.ProxyTrusted) == 0 {
+		cfg.ProxyTrusted, _ = ParsePrefixes(DefaultProxyTrusted)
 	}
 	if cfg.Loops == 0 {
 		cfg.Loops = min(runtime.GOMAXPROCS(0), maxLoops)

@@ -129,7 +129,8 @@ func (ln *lane) receive() {
 		}
 		for i := range b.results {
 			rec := &b.results[i]
-			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, answer: rec.answer}, now)
+			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, answer: rec.answer,
+				parsed: rec.parsed, method: rec.method, reply: rec.reply}, now)
 			if rec.answer && rec.c.paused {
 				ln.waiting = append(ln.waiting, rec.c)
 			}
@@ -180,6 +181,7 @@ type span struct{ off, n int32 }
 
 type cmdRecord struct {
 	c      *campConn
+	parsed int64
 	kind   cmdKind
 	why    closeReason
 	method protocol.Method
@@ -194,6 +196,9 @@ type cmdRecord struct {
 
 type resultRecord struct {
 	c      *campConn
+	parsed int64
+	method protocol.Method
+	reply  bool
 	frame  span
 	camper protocol.CampID
 	last   closeReason
@@ -231,7 +236,7 @@ func (b *batch) bytes(s span) []byte {
 }
 
 func (b *batch) addCommand(cmd *command) {
-	rec := cmdRecord{c: cmd.c, kind: cmd.kind, why: cmd.why, status: int32(cmd.status)}
+	rec := cmdRecord{c: cmd.c, kind: cmd.kind, why: cmd.why, status: int32(cmd.status), parsed: cmd.parsed}
 	switch cmd.kind {
 	case cmdRequest:
 		q := &cmd.req
@@ -245,7 +250,7 @@ func (b *batch) addCommand(cmd *command) {
 
 // command rebuilds a command; its bytes point into b.
 func (b *batch) command(rec *cmdRecord) command {
-	cmd := command{kind: rec.kind, c: rec.c, why: rec.why, status: int(rec.status)}
+	cmd := command{kind: rec.kind, c: rec.c, why: rec.why, status: int(rec.status), parsed: rec.parsed}
 	switch rec.kind {
 	case cmdRequest:
 		cmd.req = protocol.Request{
@@ -267,7 +272,8 @@ func (b *batch) addResult(res *result, gen uint64) {
 		at = b.span(f)
 		b.shared, b.sharedAt, b.sharedGen = f, at, gen
 	}
-	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, last: res.last, answer: res.answer})
+	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, last: res.last, answer: res.answer,
+		parsed: res.parsed, method: res.method, reply: res.reply})
 }
 
 func (lc *loopsCarrier) get() *batch {

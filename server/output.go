@@ -93,6 +93,7 @@ func (l *loop[X]) write(c *conn[X]) {
 	n, _ := c.gc.Write(*out)
 	l.writing = nil
 	c.bytesOut += uint64(n)
+	l.r.m.Sent(n)
 	l.recycle(out)
 }
 
@@ -157,7 +158,7 @@ func (l *loop[X]) flush() {
 		l.peak = max(l.peak, pending)
 		switch {
 		case pending > 2*l.r.lim.maxPending && c.state == stateOpen:
-			l.r.metrics.slowConsumer()
+			l.r.m.SlowConsumer()
 			l.r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
 				zap.Int("pending", pending), zap.Int("limit", l.r.lim.maxPending))
 			l.abort(c, closeSlowConsumer, now)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
+
+	"campfire/server/metrics"
 )
 
 // maxLoops bounds -loops: the loop index lives in a byte of each conn.
@@ -89,22 +91,11 @@ type reactor[X any] struct {
 	onLoop    func(l *loop[X]) // called once when a loop registers, on it
 	// beforeDrain runs when the drain begins, before the goodbyes.
 	beforeDrain func(ctx context.Context)
-	metrics     connMetrics
+	m           *metrics.Metrics // nil: no metrics
+	// proxyTrusted, when set, makes every connection start with a PROXY
+	// header from one of these sources.
+	proxyTrusted []netip.Prefix
 }
-
-// connMetrics is what the reactor reports about connections; a no-op when
-// metrics are off.
-type connMetrics interface {
-	opened(open int64)
-	closed(why closeReason, open int64, in, out uint64)
-	slowConsumer()
-}
-
-type noMetrics struct{}
-
-func (noMetrics) opened(int64)                              {}
-func (noMetrics) closed(closeReason, int64, uint64, uint64) {}
-func (noMetrics) slowConsumer()                             {}
 
 // loop is one event loop's share of a reactor.
 type loop[X any] struct {
@@ -141,9 +132,12 @@ func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X])
 		},
 		drainDone: make(chan struct{}),
 		boot:      make(chan gnet.Engine, 1),
-		metrics:   noMetrics{},
+		m:         cfg.Metrics,
 	}
 	r.quiet = sampled(log, cfg.LogSample)
+	if cfg.ProxyProtocol {
+		r.proxyTrusted = cfg.ProxyTrusted
+	}
 	if cfg.MaxConnsPerIP > 0 {
 		r.perIP = make(map[netip.Addr]int)
 	}
@@ -277,30 +271,51 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	// Register the loop before reading draining; the drain does the
 	// opposite, so a connection is either refused here or reached by it.
 	l := r.loopOf(gc)
+	r.m.Accepted()
 	if r.draining.Load() {
+		r.m.Closed(int(closeShutdown))
 		r.quiet.Info("connection refused: shutting down", zap.Stringer("remote", gc.RemoteAddr()))
-		return r.svc.refusal(true), gnet.Close
+		return r.refuse(true)
 	}
 	if n := r.conns.Add(1); n > r.lim.maxConns {
 		r.conns.Add(-1)
+		r.m.Closed(int(closeOverCap))
 		r.quiet.Warn("connection refused: server full",
 			zap.Stringer("remote", gc.RemoteAddr()), zap.Int64("conns", n-1), zap.Int64("max_conns", r.lim.maxConns))
-		return r.svc.refusal(false), gnet.Close
+		return r.refuse(false)
 	}
 	now := time.Now().UnixNano()
 	c := &conn[X]{gc: gc, remote: gc.RemoteAddr(), loop: l.idx, state: stateOpen, seen: now, opened: now}
-	if !r.admitIP(c) {
+	if r.proxyTrusted != nil {
+		// Until its header has arrived the connection's address is the
+		// proxy's: the per-IP cap and the open log wait for the header.
+		if !trusted(r.proxyTrusted, c.remote) {
+			r.conns.Add(-1)
+			r.m.Closed(int(closeBadProxy))
+			r.quiet.Warn("connection refused: PROXY header expected from a trusted proxy", zap.Stringer("remote", gc.RemoteAddr()))
+			return nil, gnet.Close
+		}
+		c.peer = &peerAddr{pending: true}
+	} else if !r.admitIP(c) {
 		r.conns.Add(-1)
-		return r.svc.refusal(false), gnet.Close
+		r.m.Closed(int(closeOverCap))
+		return r.refuse(false)
 	}
 	r.svc.open(c)
 	gc.SetContext(c)
 	l.active.pushBack(c)
-	if c.peer == nil {
+	if c.peer == nil || !c.peer.pending {
 		r.quiet.Info("connection opened", zap.Stringer("remote", gc.RemoteAddr()))
 	}
-	r.metrics.opened(r.conns.Load())
 	return nil, gnet.None
+}
+
+// refuse answers a connection refused in OnOpen with the service's
+// refusal, and closes it.
+func (r *reactor[X]) refuse(busy bool) ([]byte, gnet.Action) {
+	b := r.svc.refusal(busy)
+	r.m.Sent(len(b))
+	return b, gnet.Close
 }
 
 // admitIP counts c against its IP's cap; false means it is over the cap.
@@ -352,6 +367,7 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 		if c != nil {
 			c.bytesIn += uint64(n)
 		}
+		r.m.Received(n)
 		return gnet.None
 	}
 	l := r.loops[c.loop].Load()
@@ -359,6 +375,10 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 	c.seen = now.UnixNano()
 	l.active.moveToBack(c)
 	switch {
+	case c.peer != nil && c.peer.pending:
+		if l.readProxyHeader(c, now) {
+			r.svc.input(l, c, now)
+		}
 	case c.paused:
 		// The output is over the limit: the input waits, but not without
 		// bound.
@@ -397,7 +417,9 @@ func (r *reactor[X]) OnClose(gc gnet.Conn, err error) gnet.Action {
 	case stateLinger:
 		l.lingering.remove(c)
 	}
-	c.bytesIn += uint64(gc.InboundBuffered())
+	unread := gc.InboundBuffered()
+	c.bytesIn += uint64(unread)
+	r.m.Received(unread)
 	c.state = stateClosed
 	r.releaseIP(c)
 	left := r.conns.Add(-1)
@@ -412,7 +434,7 @@ func (r *reactor[X]) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	r.quiet.Info("connection closed", fields...)
 	c.gc = nil
-	r.metrics.closed(c.why, left, c.bytesIn, c.bytesOut)
+	r.m.Closed(int(c.why))
 	if left == 0 && r.draining.Load() {
 		r.closeDrainDone()
 	}
@@ -450,6 +472,11 @@ func (l *loop[X]) sweep() {
 	}
 	frameBefore := now.Add(-lim.frameTimeout).UnixNano()
 	for c := l.frames.head; c != nil && c.begun <= frameBefore; c = l.frames.head {
+		if c.peer != nil && c.peer.pending {
+			// A PROXY header that never came: not a client, no reply.
+			l.abort(c, closeBadProxy, now)
+			continue
+		}
 		l.r.svc.frameTimeout(l, c, now)
 		if c.begun != 0 && c.state == stateOpen {
 			// The service must end it; never loop on the same conn.
@@ -492,7 +519,7 @@ func (l *loop[X]) sweepPaused(now time.Time) {
 			l.r.svc.input(l, c, now)
 		case p.since <= tooOld:
 			l.resume(c)
-			l.r.metrics.slowConsumer()
+			l.r.m.SlowConsumer()
 			l.r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
 				zap.Int("pending", l.pending(c)), zap.Int("limit", l.r.lim.maxPending))
 			l.abort(c, closeSlowConsumer, now)
@@ -582,6 +609,7 @@ func (l *loop[X]) consume(c *conn[X], n int) {
 	if n > 0 {
 		_, _ = c.gc.Discard(n)
 		c.bytesIn += uint64(n)
+		l.r.m.Received(n)
 	}
 }
 
@@ -606,6 +634,7 @@ func (l *loop[X]) sayGoodbye() {
 		l.linger(c, closeShutdown, now)
 		l.drained = append(l.drained, c)
 	}
+	l.r.m.Event(metrics.EventShutdown, len(l.drained))
 	l.endEvent()
 }
 

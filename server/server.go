@@ -17,6 +17,8 @@ import (
 // Server is a running challenge service, with the echo service beside it if
 // configured, or a lone echo service.
 type Server struct {
+	camp    *campService // nil for a lone echo service
+	started time.Time
 	main    *engine
 	echo    *engine
 	stopMu  sync.Mutex
@@ -44,15 +46,17 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 	var main handler
 	fields := []zap.Field{zap.String("addr", cfg.Addr), zap.Int("loops", cfg.Loops),
 		zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit)}
+	var cs *campService
 	if camp {
-		main = newCampService(cfg, log.Named("camp")).r
+		cs = newCampService(cfg, log.Named("camp"))
+		main = cs.r
 		fields = append(fields, zap.Stringer("ids", cfg.IDs))
 	} else {
 		main = newEchoService(cfg, log.Named("echo")).r
 		fields = append(fields, zap.Bool("keep_open", cfg.KeepOpen))
 	}
 	log.Info("starting", append([]zap.Field{zap.String("service", main.serviceName())}, fields...)...)
-	s := &Server{done: make(chan struct{})}
+	s := &Server{done: make(chan struct{}), camp: cs, started: time.Now()}
 	var err error
 	if s.main, err = startEngine(main, cfg.Addr, cfg.Loops, log); err != nil {
 		return nil, err
