@@ -60,8 +60,14 @@ type Config struct {
 	// ProxyTrusted are the proxies allowed to connect when ProxyProtocol
 	// is on (DefaultProxyTrusted if empty).
 	ProxyTrusted []netip.Prefix
+	// HTTPAddr is the side port of the camp service (metrics, health, the
+	// live camp page); "" runs none. HTTPExplicit says the operator chose
+	// it: then an address that cannot be bound is an error, while the
+	// default, which another server on the machine may hold, only warns.
+	HTTPAddr     string
+	HTTPExplicit bool
 	// Metrics, if set, is where the server counts connections, requests,
-	// events and bytes.
+	// events and bytes; with a side port and no Metrics, Start makes one.
 	Metrics *metrics.Metrics
 	// LogSample samples per-connection log lines (opened, closed, refused,
 	// checked in and out): the first 100 of a kind each second, then every

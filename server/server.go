@@ -12,19 +12,26 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"campfire/server/metrics"
+	"campfire/server/web"
+	"campfire/version"
 )
 
 // Server is a running challenge service, with the echo service beside it if
 // configured, or a lone echo service.
 type Server struct {
-	camp    *campService // nil for a lone echo service
-	started time.Time
-	main    *engine
-	echo    *engine
-	stopMu  sync.Mutex
-	stopped bool
-	done    chan struct{}
-	err     error
+	camp     *campService // nil for a lone echo service
+	started  time.Time
+	side     *web.Server // the side port, or nil
+	sideAddr string
+	sideDone chan error
+	main     *engine
+	echo     *engine
+	stopMu   sync.Mutex
+	stopped  bool
+	done     chan struct{}
+	err      error
 }
 
 // Start runs the camp service (and the echo service if cfg.EchoAddr is
@@ -43,6 +50,19 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 	if err := cfg.validate(limit); err != nil {
 		return nil, err
 	}
+	var side net.Listener
+	if camp && cfg.HTTPAddr != "" {
+		var err error
+		if side, err = web.Listen(cfg.HTTPAddr, cfg.HTTPExplicit, log); err != nil {
+			return nil, err
+		}
+		if side != nil && cfg.Metrics == nil {
+			if cfg.Metrics, err = metrics.New(metrics.Config{CloseReasons: CloseReasons()}); err != nil {
+				side.Close()
+				return nil, err
+			}
+		}
+	}
 	var main handler
 	fields := []zap.Field{zap.String("addr", cfg.Addr), zap.Int("loops", cfg.Loops),
 		zap.Int("max_conns", cfg.MaxConns), zap.Int("file_limit", limit)}
@@ -59,6 +79,9 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 	s := &Server{done: make(chan struct{}), camp: cs, started: time.Now()}
 	var err error
 	if s.main, err = startEngine(main, cfg.Addr, cfg.Loops, log); err != nil {
+		if side != nil {
+			side.Close()
+		}
 		return nil, err
 	}
 	log.Info("listening", zap.String("service", main.serviceName()), zap.String("addr", s.main.addr))
@@ -68,14 +91,42 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 		echo := newEchoService(ecfg, log.Named("echo")).r
 		if s.echo, err = startEngine(echo, cfg.EchoAddr, cfg.Loops, log); err != nil {
 			_ = s.main.stop(context.Background())
+			if side != nil {
+				side.Close()
+			}
 			return nil, err
 		}
 		log.Info("listening", zap.String("service", echo.serviceName()), zap.String("addr", s.echo.addr),
 			zap.Bool("keep_open", cfg.KeepOpen))
 	}
+	if side != nil {
+		if err := s.serveSide(side, cfg.Metrics, log); err != nil {
+			_ = s.main.stop(context.Background())
+			if s.echo != nil {
+				_ = s.echo.stop(context.Background())
+			}
+			return nil, err
+		}
+	}
 	go s.watch()
 	return s, nil
 }
+
+// serveSide runs the side port on l.
+func (s *Server) serveSide(l net.Listener, m *metrics.Metrics, log *zap.Logger) error {
+	ws, err := web.New(web.Config{Source: s, Gatherer: m.Registry(), Log: log.Named("http"), Version: version.Get().String()})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	s.side, s.sideAddr, s.sideDone = ws, l.Addr().String(), make(chan error, 1)
+	go func() { s.sideDone <- ws.Serve(l) }()
+	log.Info("listening", zap.String("service", "http"), zap.String("addr", s.sideAddr))
+	return nil
+}
+
+// HTTPAddr is the side port's address, or "" when there is none.
+func (s *Server) HTTPAddr() string { return s.sideAddr }
 
 // Addr is the address the main service listens on, with the real port.
 func (s *Server) Addr() string { return s.main.addr }
@@ -154,6 +205,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	<-s.done
+	if s.side != nil {
+		// The side port answers /healthz with 503 through the drain, and
+		// stops once the camp has.
+		errs = append(errs, s.side.Shutdown(ctx), <-s.sideDone)
+	}
 	return errors.Join(errs...)
 }
 
