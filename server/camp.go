@@ -45,6 +45,7 @@ type campService struct {
 	carrier carrier
 	log     *zap.Logger
 	frames  [maxLoops]*protocol.Frame // per-loop scratch for the frame being read
+	cmds    [maxLoops]*command        // per-loop scratch for the command being handed on
 	bye     []byte                    // SHUTDOWN
 	full    []byte                    // 503 to a connection over a cap
 	busy    []byte                    // 503 to a connection while shutting down
@@ -79,6 +80,7 @@ func newCampService(cfg Config, log *zap.Logger) *campService {
 	}
 	s.r.onLoop = func(l *campLoop) {
 		s.frames[l.idx] = new(protocol.Frame)
+		s.cmds[l.idx] = new(command)
 		s.carrier.addLoop(l)
 	}
 	return s
@@ -125,7 +127,7 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 		if ok {
 			fresh = true
 			c.x.inflight++
-			s.carrier.submit(l, &command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
+			s.submit(l, command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
 			if c.state != stateOpen || c.x.halted {
 				break
 			}
@@ -136,6 +138,16 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 	}
 	l.consume(c, used)
 	l.partial(c, c.state == stateOpen && !c.x.halted && used < len(buf), fresh, now)
+}
+
+// submit hands cmd to the carrier through l's scratch command, so that
+// handing on a request allocates nothing. The carrier applies or copies it
+// before it returns, and nothing submits again meanwhile on the same loop.
+func (s *campService) submit(l *campLoop, cmd command, now time.Time) {
+	p := s.cmds[l.idx]
+	*p = cmd
+	s.carrier.submit(l, p, now)
+	*p = command{}
 }
 
 // resumeIfRoom goes on reading a paused connection once its output and
@@ -154,7 +166,7 @@ func (s *campService) fail(l *campLoop, c *campConn, status int, msg string, why
 	s.log.Info("closing on bad input", zap.Stringer("remote", remoteAddr(c)), zap.Int("status", status), zap.String("error", msg))
 	c.x.halted = true
 	l.partial(c, false, false, now)
-	s.carrier.submit(l, &command{kind: cmdFail, c: c, status: status, text: []byte(msg), why: why, parsed: now.UnixNano()}, now)
+	s.submit(l, command{kind: cmdFail, c: c, status: status, text: []byte(msg), why: why, parsed: now.UnixNano()}, now)
 }
 
 // receive queues one result on its connection's loop.
@@ -187,7 +199,7 @@ func (s *campService) ended(l *campLoop, c *campConn, why closeReason, now time.
 		return
 	}
 	c.x.halted = true
-	s.carrier.submit(l, &command{kind: cmdLeave, c: c, why: why}, now)
+	s.submit(l, command{kind: cmdLeave, c: c, why: why}, now)
 }
 
 func (s *campService) frameTimeout(l *campLoop, c *campConn, now time.Time) {
