@@ -33,6 +33,16 @@ func TestZeroAllocs(t *testing.T) {
 			}
 		}
 	}
+	var h protocol.ProxyHeader
+	parseProxy := func(header string, family int) func() {
+		raw := []byte(header + "ping\r\n")
+		return func() {
+			n, err := protocol.ParseProxy(raw, &h)
+			if n != len(header) || err != nil || h.Source.Addr().Is4() != (family == 4) {
+				t.Fatalf("ParseProxy = %d, %+v, %v", n, h, err)
+			}
+		}
+	}
 	tests := []struct {
 		name string
 		give func()
@@ -56,6 +66,9 @@ func TestZeroAllocs(t *testing.T) {
 				t.Fatalf("Request() = %+v", r)
 			}
 		}},
+		{name: "parse PROXY v1 TCP4", give: parseProxy(v1Spec, 4)},
+		{name: "parse PROXY v1 TCP6", give: parseProxy(v1TCP6, 6)},
+		{name: "parse PROXY v2 with TLVs", give: parseProxy(v2AWS, 4)},
 		{name: "encode response", give: func() {
 			dst = protocol.AppendStatus(dst[:0], protocol.StatusOK)
 			dst = protocol.AppendHeader(dst, protocol.HeaderID, []byte("17"))

@@ -126,3 +126,21 @@ func BenchmarkParseTelnet(b *testing.B) {
 		}
 	}
 }
+
+// benchParseProxy parses one PROXY header with the connection's first
+// request behind it, as a server does once per connection.
+func benchParseProxy(b *testing.B, header string) {
+	raw := []byte(header + "checkin J004\r\n")
+	var h protocol.ProxyHeader
+	b.ReportAllocs()
+	b.SetBytes(int64(len(header)))
+	for b.Loop() {
+		if n, err := protocol.ParseProxy(raw, &h); n != len(header) || err != nil {
+			b.Fatalf("ParseProxy = %d, %v", n, err)
+		}
+	}
+}
+
+func BenchmarkParseProxyV1TCP4(b *testing.B) { benchParseProxy(b, v1Spec) }
+func BenchmarkParseProxyV1TCP6(b *testing.B) { benchParseProxy(b, v1TCP6) }
+func BenchmarkParseProxyV2(b *testing.B)     { benchParseProxy(b, v2TCP4) }

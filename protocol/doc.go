@@ -14,7 +14,10 @@
 // blocking counterpart for clients: it reads responses and events off a
 // connection with the same grammar. ParseArgs turns a request's arguments
 // into a Command, accepting every spelling the contract lists, and IDRange
-// validates camp ids such as J004 against a configured range.
+// validates camp ids such as J004 against a configured range. ParseProxy
+// reads the PROXY protocol header (HAProxy's versions 1 and 2) that a proxy
+// in front of the server sends first, and AppendProxyV1 and AppendProxyV2
+// write one, for tests and load generators.
 //
 // Choices this package makes where the contract leaves room:
 //
@@ -50,6 +53,19 @@
 //     line holds a byte other than space, tab or CR, telnet commands not
 //     being bytes of the line: a line of blanks is ignored like an empty one.
 //     A start line erased back to nothing is no longer a frame in progress.
+//   - A PROXY header is refused at the first byte that rules it out, so a
+//     client that speaks CAMP/1.0 straight away is refused at once. A v2
+//     header may be at most MaxProxyV2 bytes; its TLVs are skipped unread
+//     (a CRC32C one is not checked).
+//   - A PROXY header yields a client address only for TCP (v1 TCP4, TCP6;
+//     v2 AF_INET, AF_INET6 over STREAM). UNKNOWN, LOCAL, AF_UNSPEC, AF_UNIX
+//     and datagram transports are accepted without one, so the real peer
+//     address stands, as the specification allows; a LOCAL header's family
+//     byte is ignored, as it says.
+//   - A v1 IPv6 address is read as net/netip reads one (groups of one to
+//     four hex digits in either case, one "::", a dotted IPv4 tail), which
+//     covers what inet_ntop writes; a zone is refused. An IPv4-mapped
+//     address stays IPv6.
 //   - Mission days accept "4", "day4" and "day 4" (any case); an integer too
 //     large for int is an integer with no mission (404), as is 0 or a
 //     negative number.
