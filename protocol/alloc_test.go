@@ -15,6 +15,7 @@ func TestZeroAllocs(t *testing.T) {
 		p   protocol.Parser
 		f   protocol.Frame
 		dst = make([]byte, 0, 1024)
+		tn  = []byte("chec\xff\xfd\x06kin J004\xff\xf1\r\n")
 		rf  = protocol.Frame{Start: []byte("CAMP/1.0 200 OK"), Full: true, Head: []byte("Id: 1\r\nGroup: 2\r\n")}
 	)
 	parse := func(raw []byte, want protocol.Method) func() {
@@ -32,6 +33,16 @@ func TestZeroAllocs(t *testing.T) {
 			}
 		}
 	}
+	var h protocol.ProxyHeader
+	parseProxy := func(header string, family int) func() {
+		raw := []byte(header + "ping\r\n")
+		return func() {
+			n, err := protocol.ParseProxy(raw, &h)
+			if n != len(header) || err != nil || h.Source.Addr().Is4() != (family == 4) {
+				t.Fatalf("ParseProxy = %d, %+v, %v", n, h, err)
+			}
+		}
+	}
 	tests := []struct {
 		name string
 		give func()
@@ -39,6 +50,25 @@ func TestZeroAllocs(t *testing.T) {
 		{name: "parse short form", give: parse([]byte("checkin J004\r\n"), protocol.MethodCheckin)},
 		{name: "parse full form with Id and body", give: parse([]byte("MESSAGE CAMP/1.0\r\nId: 17\r\nContent-Length: 9\r\n\r\nhello all"), protocol.MethodMessage)},
 		{name: "parse full direct", give: parse([]byte("DIRECT to J005 CAMP/1.0\r\nId: abc\r\nContent-Length: 2\r\n\r\nhi"), protocol.MethodDirect)},
+		{name: "parse a line holding telnet commands, once warm", give: func() {
+			for used := 0; ; {
+				n, ok, err := p.Parse(tn[used:], &f)
+				if n == 0 || err != nil {
+					t.Fatalf("Parse = %d, %v, %v", n, ok, err)
+				}
+				used += n
+				dst = p.AppendTelnetReply(dst[:0])
+				if ok {
+					break
+				}
+			}
+			if r := f.Request(); r.Method != protocol.MethodCheckin || string(r.Args) != "J004" {
+				t.Fatalf("Request() = %+v", r)
+			}
+		}},
+		{name: "parse PROXY v1 TCP4", give: parseProxy(v1Spec, 4)},
+		{name: "parse PROXY v1 TCP6", give: parseProxy(v1TCP6, 6)},
+		{name: "parse PROXY v2 with TLVs", give: parseProxy(v2AWS, 4)},
 		{name: "encode response", give: func() {
 			dst = protocol.AppendStatus(dst[:0], protocol.StatusOK)
 			dst = protocol.AppendHeader(dst, protocol.HeaderID, []byte("17"))

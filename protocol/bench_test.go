@@ -97,3 +97,50 @@ func BenchmarkEncodeEvent(b *testing.B) {
 	}
 	b.SetBytes(int64(len(dst)))
 }
+
+// BenchmarkParseTelnet parses what telnet sends for Ctrl-C then a line
+// with a command in it, answers taken as the server takes them: the cost
+// of the copying path, next to BenchmarkParseShort.
+func BenchmarkParseTelnet(b *testing.B) {
+	raw := []byte("\xff\xf4\xff\xfd\x06chec\xff\xf1kin J004\r\n")
+	var p protocol.Parser
+	var f protocol.Frame
+	reply := make([]byte, 0, 16)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		for used := 0; ; {
+			n, ok, err := p.Parse(raw[used:], &f)
+			if n == 0 || err != nil {
+				b.Fatalf("Parse = %d, %v, %v", n, ok, err)
+			}
+			used += n
+			reply = p.AppendTelnetReply(reply[:0])
+			if ok {
+				break
+			}
+		}
+		r := f.Request()
+		if _, err := protocol.ParseArgs(&r, protocol.DefaultIDs()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchParseProxy parses one PROXY header with the connection's first
+// request behind it, as a server does once per connection.
+func benchParseProxy(b *testing.B, header string) {
+	raw := []byte(header + "checkin J004\r\n")
+	var h protocol.ProxyHeader
+	b.ReportAllocs()
+	b.SetBytes(int64(len(header)))
+	for b.Loop() {
+		if n, err := protocol.ParseProxy(raw, &h); n != len(header) || err != nil {
+			b.Fatalf("ParseProxy = %d, %v", n, err)
+		}
+	}
+}
+
+func BenchmarkParseProxyV1TCP4(b *testing.B) { benchParseProxy(b, v1Spec) }
+func BenchmarkParseProxyV1TCP6(b *testing.B) { benchParseProxy(b, v1TCP6) }
+func BenchmarkParseProxyV2(b *testing.B)     { benchParseProxy(b, v2TCP4) }

@@ -1,12 +1,16 @@
 package protocol
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Encoders append one part of a frame to dst and return the extended slice,
 // in the manner of strconv.AppendInt. A frame is a start line
 // (AppendStatus, AppendEvent or AppendRequest), any number of AppendHeader*
 // calls, and one AppendBody, which also writes the empty line. Values must
-// not contain CR or LF; the encoders do not check.
+// not contain CR or LF, nor in a request byte 255, which a server reads as
+// telnet's IAC (AppendFrame escapes it); the encoders do not check.
 
 // AppendStatus appends a response's status line, e.g. "CAMP/1.0 200 OK".
 func AppendStatus(dst []byte, code int) []byte {
@@ -91,4 +95,38 @@ func AppendError(dst []byte, code int, id []byte, msg string) []byte {
 	dst = append(dst, '\r', '\n')
 	dst = append(dst, msg...)
 	return append(dst, '\r', '\n')
+}
+
+// AppendFrame appends f, a request frame as a Parser returned it, in a form
+// that a request Parser reads back as the same frame, consuming all of it:
+// the start line and CRLF, and for a full-form frame the header lines as
+// received, the empty line and the body. A byte 255 in the start line or a
+// header, which only an IAC IAC can have put there, is written as IAC IAC
+// again; reading such a frame back takes the Parser several calls (it
+// consumes the escapes as telnet commands), any other frame one. It is how
+// a server hands a frame on as bytes: a frame whose lines held telnet
+// commands is not one stretch of the input, so the bytes Parse consumed for
+// it do not hold it.
+func AppendFrame(dst []byte, f *Frame) []byte {
+	dst = appendEscaped(dst, f.Start)
+	dst = append(dst, '\r', '\n')
+	if !f.Full {
+		return dst
+	}
+	dst = appendEscaped(dst, f.Head)
+	dst = append(dst, '\r', '\n')
+	return append(dst, f.Body...)
+}
+
+// appendEscaped appends b with every byte 255 doubled, as telnet does.
+func appendEscaped(dst, b []byte) []byte {
+	for {
+		i := bytes.IndexByte(b, iac)
+		if i < 0 {
+			return append(dst, b...)
+		}
+		dst = append(dst, b[:i+1]...)
+		dst = append(dst, iac)
+		b = b[i+1:]
+	}
 }

@@ -49,7 +49,9 @@ func StatusOf(err error) int {
 
 // Frame is one parsed frame. Its slices point into the buffer given to
 // Parser.Parse and are valid only as long as those bytes are: copy what must
-// outlive them.
+// outlive them. The one exception is a request whose lines held telnet
+// commands: its Start and Head point into the Parser's own buffer and are
+// valid until the next call to Parse (its Body is still the caller's).
 type Frame struct {
 	// Start is the start line without its line end.
 	Start []byte
@@ -102,8 +104,13 @@ const (
 // are scanned once, not once per call; for that, each call must be given the
 // same unconsumed bytes as the last one, followed by whatever arrived since.
 //
-// A Parser holds a few integers; it is meant to live in each connection's
-// context. The zero Parser takes requests with DefaultMaxBody.
+// In the lines of a request the Parser also takes out telnet commands and
+// queues the answers they need (see AppendTelnetReply and the package
+// documentation). Lines without a byte 255 never touch that machinery.
+//
+// A Parser holds a few integers and one pointer, nil until the connection
+// sends a telnet command; it is meant to live in each connection's context.
+// The zero Parser takes requests with DefaultMaxBody.
 type Parser struct {
 	// MaxBody is the largest Content-Length accepted; 0 means DefaultMaxBody.
 	// Values above math.MaxInt32 count as math.MaxInt32.
@@ -114,27 +121,38 @@ type Parser struct {
 	Responses bool
 
 	phase    uint8
+	begun    bool  // the start line being read holds a byte other than SP, HT or CR
 	scan     int32 // where the search for the next line end resumes
 	line     int32 // start of the line being read
 	startEnd int32 // end of the start line's content
 	headEnd  int32 // end of the header block (start of the body)
 	length   int32 // Content-Length, -1 if none was given
 	headers  int32 // header lines read so far
+	clean    int32 // buf[:clean] holds no IAC (255): requests only
+	tn       *telnet
 }
 
 // Parse reads at most one frame from the start of buf.
 //
 // It returns n > 0 and ok true when f holds a whole frame of n bytes; n > 0
-// and ok false when the first n bytes were empty lines to be dropped; n == 0
-// and ok false when buf holds only part of a frame (call again with more).
-// A non-nil error means the stream cannot be framed any further: the caller
-// answers with StatusOf(err) and closes. Parse never reads past len(buf) and
-// never returns n > len(buf).
+// and ok false when the first n bytes held no frame and are to be dropped
+// (empty lines, telnet commands, or lines of a request that telnet commands
+// made the parser copy, see Frame); n == 0 and ok false when buf holds only
+// part of a frame (call again with more). A non-nil error means the stream
+// cannot be framed any further: the caller answers with StatusOf(err) and
+// closes. Parse never reads past len(buf), never returns n > len(buf) and
+// never writes to buf.
 func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
-	if int(p.scan) > len(buf) {
+	if t := p.tn; t != nil && !t.on && cap(t.head) > keepHead {
+		// The last frame that needed a copy was large; it is no longer
+		// valid, so its buffer need not stay with the connection.
+		t.head = nil
+	}
+	if int(p.scan) > len(buf) || int(p.clean) > len(buf) {
 		// The caller broke the contract and gave fewer bytes than last
 		// time; start the frame over rather than index out of range.
 		p.reset()
+		p.clean = 0
 	}
 	for {
 		if p.phase == phaseBody {
@@ -143,68 +161,166 @@ func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
 				return 0, false, nil
 			}
 			p.fill(buf, f, end, true)
-			return end, true, nil
+			return p.consumed(end), true, nil
 		}
-		content, next, err := p.nextLine(buf)
-		if err != nil || next < 0 {
+		content, next, used, err := p.nextLine(buf)
+		switch {
+		case err != nil:
 			return 0, false, err
+		case used > 0:
+			return p.consumed(used), false, nil
+		case next == 0:
+			return 0, false, nil
 		}
+		copied := p.copying()
 		switch p.phase {
 		case phaseStart:
 			if len(bytes.Trim(content, " \t")) == 0 {
 				p.reset()
-				return next, false, nil
+				return p.consumed(next), false, nil
 			}
-			p.startEnd = p.line + int32(len(content))
-			p.line, p.scan = int32(next), int32(next)
+			// A start line begins the buffer (the caller's or, when
+			// copied, the parser's), so its content ends at its length.
+			p.startEnd = int32(len(content))
 			full, err := p.classify(content)
 			if err != nil {
 				return 0, false, err
 			}
 			if !full {
 				p.fill(buf, f, next, false)
-				return next, true, nil
+				return p.consumed(next), true, nil
 			}
 			p.phase = phaseHead
 			p.headEnd = -1
 		case phaseHead:
-			p.line, p.scan = int32(next), int32(next)
 			if len(content) == 0 {
 				p.headEnd = int32(next)
 				if p.length <= 0 {
 					p.fill(buf, f, next, true)
-					return next, true, nil
+					return p.consumed(next), true, nil
 				}
 				p.phase = phaseBody
+				p.line, p.scan = int32(next), int32(next)
 				continue
 			}
 			if err := p.header(content); err != nil {
 				return 0, false, err
 			}
 		}
+		if copied {
+			// The line now lives in the parser's buffer: consume it, so
+			// that the caller's buffer starts with the next line.
+			p.line, p.scan = 0, 0
+			return p.consumed(next), false, nil
+		}
+		p.line, p.scan = int32(next), int32(next)
 	}
+}
+
+// consumed returns n, the bytes a call consumes, after moving what is
+// known free of IAC along with them.
+func (p *Parser) consumed(n int) int {
+	p.clean = max(p.clean-int32(n), 0)
+	return n
+}
+
+// Begun reports whether a frame is in progress: a byte of a start line other
+// than space, tab or CR has arrived (telnet commands are not bytes of a
+// line), and the frame is not complete. It describes the bytes given to the
+// last call of Parse once that call has asked for more (n == 0, no error);
+// after a call that consumed bytes, call Parse again first. A server starts
+// its frame timeout when Begun turns true and stops it when a frame is
+// returned; empty lines and telnet negotiation never start it.
+func (p *Parser) Begun() bool {
+	return p.phase != phaseStart || p.begun
 }
 
 // nextLine finds the line that starts at p.line. It returns the line's
 // content (without LF and one CR) and the offset just past its LF, or
-// next < 0 if the line is not complete yet.
-func (p *Parser) nextLine(buf []byte) (content []byte, next int, err error) {
+// next == 0 if the line is not complete yet. In a request, a telnet command
+// found before the line end is handled first: used > 0 is how many bytes
+// it took, to be consumed.
+func (p *Parser) nextLine(buf []byte) (content []byte, next, used int, err error) {
 	start, scan := int(p.line), int(p.scan)
 	i := bytes.IndexByte(buf[scan:], '\n')
-	if i < 0 {
-		p.scan = int32(len(buf))
-		seen := len(buf) - start
-		if seen > MaxLine+1 || seen == MaxLine+1 && buf[len(buf)-1] != '\r' {
-			return nil, -1, fmt.Errorf("%w: %d bytes without a line end: %s", ErrLineTooLong, seen, snippet(buf[start:]))
+	if !p.Responses {
+		stop := len(buf)
+		if i >= 0 {
+			stop = scan + i
 		}
-		return nil, -1, nil
+		if int(p.clean) < stop {
+			// Search all the rest for IAC at once, not line by line:
+			// pipelined requests then cost one search per batch.
+			if j := bytes.IndexByte(buf[p.clean:], iac); j >= 0 {
+				p.clean += int32(j)
+			} else {
+				p.clean = int32(len(buf))
+			}
+			// Lines before this one had no IAC, or would have been
+			// copied, so an IAC before its end is in it.
+			if int(p.clean) < stop {
+				used, err := p.telnet(buf, int(p.clean))
+				return nil, 0, used, err
+			}
+		}
+	}
+	if i < 0 {
+		p.noteText(buf[scan:])
+		p.scan = int32(len(buf))
+		if err := p.checkPartial(buf[start:]); err != nil {
+			return nil, 0, 0, err
+		}
+		return nil, 0, 0, nil
 	}
 	end := scan + i
-	content = dropCR(buf[start:end])
-	if len(content) > MaxLine {
-		return nil, -1, fmt.Errorf("%w: %d bytes: %s", ErrLineTooLong, len(content), snippet(content))
+	if p.copying() {
+		content = p.tn.addLine(buf[:end+1])
+	} else {
+		content = dropCR(buf[start:end])
 	}
-	return content, end + 1, nil
+	if len(content) > MaxLine {
+		return nil, 0, 0, fmt.Errorf("%w: %d bytes: %s", ErrLineTooLong, len(content), snippet(content))
+	}
+	return content, end + 1, 0, nil
+}
+
+// checkPartial fails if the line being read, of which tail is the part in
+// the caller's buffer, has grown past MaxLine without a line end. One byte
+// more is allowed if it is a CR, which the LF may yet make a line end.
+func (p *Parser) checkPartial(tail []byte) error {
+	seen, last := len(tail), byte(0)
+	if seen > 0 {
+		last = tail[seen-1]
+	}
+	if p.copying() {
+		held := p.tn.partial()
+		seen += len(held)
+		if len(tail) == 0 && len(held) > 0 {
+			last = held[len(held)-1]
+		}
+	}
+	if seen > MaxLine+1 || seen == MaxLine+1 && last != '\r' {
+		return fmt.Errorf("%w: %d bytes without a line end: %s", ErrLineTooLong, seen, snippet(tail))
+	}
+	return nil
+}
+
+// noteText records whether b, newly arrived bytes of a start line, begin a
+// frame.
+func (p *Parser) noteText(b []byte) {
+	if p.phase == phaseStart && !p.begun {
+		p.begun = hasText(b)
+	}
+}
+
+// hasText reports whether b holds a byte other than space, tab and CR.
+func hasText(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 // classify decides whether a start line begins a full-form frame.
@@ -254,14 +370,20 @@ func (p *Parser) header(line []byte) error {
 }
 
 // fill sets f to the frame that ends at end and resets the parser. A
-// short-form frame is its start line alone.
+// short-form frame is its start line alone. The start line and headers are
+// in buf, or in the parser's buffer if they had to be copied; the body is
+// always in buf.
 func (p *Parser) fill(buf []byte, f *Frame, end int, full bool) {
-	f.Start = buf[:p.startEnd]
+	lines, headEnd := buf, int(p.headEnd)
+	if p.copying() {
+		lines, headEnd = p.tn.head, len(p.tn.head)
+	}
+	f.Start = lines[:p.startEnd]
 	f.Full = full
 	f.Head, f.Body = nil, nil
 	if full {
-		if headStart := skipLine(buf, int(p.startEnd)); headStart < int(p.headEnd) {
-			f.Head = trimBlank(buf[headStart:p.headEnd])
+		if headStart := skipLine(lines, int(p.startEnd)); headStart < headEnd {
+			f.Head = trimBlank(lines[headStart:headEnd])
 		}
 		if p.length > 0 {
 			f.Body = buf[p.headEnd:end]
@@ -271,7 +393,16 @@ func (p *Parser) fill(buf []byte, f *Frame, end int, full bool) {
 }
 
 func (p *Parser) reset() {
-	p.phase, p.scan, p.line, p.startEnd, p.headEnd, p.length, p.headers = phaseStart, 0, 0, 0, 0, -1, 0
+	p.phase, p.begun, p.scan, p.line, p.startEnd, p.headEnd, p.length, p.headers = phaseStart, false, 0, 0, 0, 0, -1, 0
+	if p.tn != nil {
+		p.tn.on = false
+	}
+}
+
+// copying reports whether the frame being read is assembled in the
+// parser's buffer.
+func (p *Parser) copying() bool {
+	return p.tn != nil && p.tn.on
 }
 
 // skipLine returns the offset just past the LF at or after i.

@@ -28,15 +28,18 @@ func copyFrame(f *protocol.Frame) frame {
 	return frame{Start: string(f.Start), Full: f.Full, Head: string(f.Head), Body: string(f.Body)}
 }
 
-// step is one call to Parse that consumed bytes.
+// step is one call to Parse that consumed bytes, with the telnet answers it
+// queued.
 type step struct {
-	N  int
-	OK bool
+	N     int
+	OK    bool
+	Reply string
 }
 
 // parseAll calls p.Parse on buf until it needs more or fails. It returns the
 // frames found, every call that consumed bytes, how many bytes were left
-// unconsumed and the error, if any.
+// unconsumed and the error, if any. It takes the telnet answers after every
+// call, and checks that only a call consuming telnet bytes queues one.
 func parseAll(t testing.TB, p *protocol.Parser, buf []byte) (frames []frame, steps []step, rest []byte, err error) {
 	t.Helper()
 	for {
@@ -45,11 +48,15 @@ func parseAll(t testing.TB, p *protocol.Parser, buf []byte) (frames []frame, ste
 		if n < 0 || n > len(buf) {
 			t.Fatalf("Parse returned n = %d for %d bytes", n, len(buf))
 		}
+		reply := string(p.AppendTelnetReply(nil))
 		if err != nil {
 			if n != 0 || ok {
 				t.Fatalf("Parse returned n = %d, ok = %v with error %v", n, ok, err)
 			}
 			return frames, steps, buf, err
+		}
+		if reply != "" && (n == 0 || ok) {
+			t.Fatalf("Parse returned n = %d, ok = %v and queued telnet answer %q", n, ok, reply)
 		}
 		if n == 0 {
 			if ok {
@@ -57,12 +64,19 @@ func parseAll(t testing.TB, p *protocol.Parser, buf []byte) (frames []frame, ste
 			}
 			return frames, steps, buf, nil
 		}
-		steps = append(steps, step{n, ok})
+		steps = append(steps, step{n, ok, reply})
 		if ok {
 			r := f.Request()
-			for _, s := range [][]byte{f.Start, f.Head, f.Body, r.Name, r.Args, r.ID, r.Body} {
+			// A request whose lines held telnet commands is copied
+			// into the parser's buffer; its body never is.
+			for _, s := range [][]byte{f.Start, f.Head, r.Name, r.Args, r.ID} {
+				if !within(s, buf[:n]) && !protocol.InParser(p, s) {
+					t.Fatalf("frame slice %q lies outside the %d bytes consumed and the parser's buffer", s, n)
+				}
+			}
+			for _, s := range [][]byte{f.Body, r.Body} {
 				if !within(s, buf[:n]) {
-					t.Fatalf("frame slice %q lies outside the %d bytes consumed", s, n)
+					t.Fatalf("body %q lies outside the %d bytes consumed", s, n)
 				}
 			}
 			frames = append(frames, copyFrame(&f))
@@ -479,10 +493,10 @@ func TestParseSteps(t *testing.T) {
 		give string
 		want []step
 	}{
-		{name: "empty lines then a short frame", give: "\r\n\n \t\r\nping\r\n", want: []step{{2, false}, {1, false}, {4, false}, {6, true}}},
-		{name: "full frame with body stops at the body", give: "M CAMP/1.0\nContent-Length: 2\n\nab\r\n", want: []step{{32, true}, {2, false}}},
+		{name: "empty lines then a short frame", give: "\r\n\n \t\r\nping\r\n", want: []step{{N: 2}, {N: 1}, {N: 4}, {N: 6, OK: true}}},
+		{name: "full frame with body stops at the body", give: "M CAMP/1.0\nContent-Length: 2\n\nab\r\n", want: []step{{N: 32, OK: true}, {N: 2}}},
 		{name: "need more consumes nothing", give: "pin", want: nil},
-		{name: "blank line is dropped only when complete", give: "ping\n  ", want: []step{{5, true}}},
+		{name: "blank line is dropped only when complete", give: "ping\n  ", want: []step{{N: 5, OK: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,9 +10,10 @@ import (
 
 // FuzzParse feeds arbitrary bytes to a Parser, whole, in two halves and (for
 // short inputs) one byte at a time, and checks that all three agree, that n
-// stays within the buffer and that frames lie within the consumed bytes
-// (parseAll checks those). It also encodes a request from fuzzed parts and
-// checks that parsing gives the same parts back.
+// stays within the buffer and that frames lie within the consumed bytes or
+// the parser's copy (parseAll checks those); requests are also checked
+// against the reference model. It also encodes a request from fuzzed parts
+// and checks that parsing gives the same parts back.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("checkin J004\r\nping\n"), uint(5), false, uint8(0), "J004", []byte(nil), "")
 	f.Add([]byte("MESSAGE CAMP/1.0\r\nContent-Length: 9\r\nId: 7\r\n\r\nhello all\r\n"), uint(30), false, uint8(5), "", []byte("hello\r\nall"), "7")
@@ -22,23 +23,27 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("ping\r\r\nPING CAMP/1.0\r\nbad header\r\n\r\n"), uint(6), false, uint8(8), "  padded  ", []byte(nil), "a b")
 	f.Add([]byte(strings.Repeat("a", protocol.MaxLine)+"\r\n"), uint(protocol.MaxLine), false, uint8(7), "", []byte(nil), "")
 	f.Add([]byte("ping\n"), uint(0), true, uint8(1), "", []byte(nil), "\x00\xff")
+	f.Add([]byte("chec\xff\xfd\x06kin J004\r\nPING\xff\xf1 CAMP/1.0\r\nI\xff\xf8Id: 1\r\n\r\nmessage a\xff\xffb\xff\xf7\r\n"), uint(9), false, uint8(4), "", []byte("\xff"), "")
 
 	f.Fuzz(func(t *testing.T, data []byte, cut uint, responses bool, method uint8, args string, body []byte, id string) {
 		p := protocol.Parser{Responses: responses}
-		whole := newResult(parseAll(t, &p, data))
+		whole := newResult(parseAll(t, &p, data)).with(&p)
 
 		cut %= uint(len(data)) + 1
 		p = protocol.Parser{Responses: responses}
-		if got := newResult(parseSplit(t, &p, data, int(cut))); !got.equal(whole) {
+		if got := newResult(parseSplit(t, &p, data, int(cut))).with(&p); !got.equal(whole) {
 			t.Fatalf("cut at %d:\ngot  %v\nwant %v", cut, got, whole)
 		}
 		if len(data) <= 512 {
 			p = protocol.Parser{Responses: responses}
-			if got := newResult(parseTrickle(t, &p, data)); !got.equal(whole) {
+			if got := newResult(parseTrickle(t, &p, data)).with(&p); !got.equal(whole) {
 				t.Fatalf("one byte at a time:\ngot  %v\nwant %v", got, whole)
 			}
 		}
 		useFrames(t, data, responses)
+		if !responses {
+			checkModel(t, data, int(cut))
+		}
 
 		roundTrip(t, protocol.Method(1+int(method)%9), args, body, id)
 	})
@@ -76,9 +81,9 @@ func useFrames(t *testing.T, data []byte, responses bool) {
 // roundTrip encodes a full-form request from fuzzed parts, made valid, and
 // checks that the parser gives the same parts back.
 func roundTrip(t *testing.T, m protocol.Method, args string, body []byte, id string) {
-	// Arguments are one line without the line end, trimmed, short enough
-	// for the start line to fit in MaxLine.
-	args = strings.NewReplacer("\r", "", "\n", "").Replace(args)
+	// Arguments are one line without the line end or telnet's IAC,
+	// trimmed, short enough for the start line to fit in MaxLine.
+	args = strings.NewReplacer("\r", "", "\n", "", "\xff", "").Replace(args)
 	args = strings.Trim(args, " \t")
 	if limit := protocol.MaxLine - len(m.String()) - len(" ") - len(" "+protocol.Version); len(args) > limit {
 		args = strings.TrimRight(args[:limit], " \t")

@@ -43,7 +43,8 @@ type result struct {
 	frames []frame
 	steps  []step
 	rest   int
-	status int // StatusOf the error, 0 if none
+	status int  // StatusOf the error, 0 if none
+	begun  bool // Begun after the last call, if there was no error
 }
 
 // newResult collects a parse run. After an error, what was left unconsumed
@@ -56,12 +57,18 @@ func newResult(frames []frame, steps []step, rest []byte, err error) result {
 	return r
 }
 
+// with records whether p, which made r, is in the middle of a frame.
+func (r result) with(p *protocol.Parser) result {
+	r.begun = r.status == 0 && p.Begun()
+	return r
+}
+
 func (r result) String() string {
-	return fmt.Sprintf("frames %v\nsteps %v\nrest %d, status %d", r.frames, r.steps, r.rest, r.status)
+	return fmt.Sprintf("frames %v\nsteps %v\nrest %d, status %d, begun %v", r.frames, r.steps, r.rest, r.status, r.begun)
 }
 
 func (r result) equal(o result) bool {
-	if r.rest != o.rest || r.status != o.status || len(r.steps) != len(o.steps) || !equalFrames(r.frames, o.frames) {
+	if r.rest != o.rest || r.status != o.status || r.begun != o.begun || len(r.steps) != len(o.steps) || !equalFrames(r.frames, o.frames) {
 		return false
 	}
 	for i := range r.steps {
@@ -119,22 +126,29 @@ func TestSplit(t *testing.T) {
 		{name: "line of MaxLine bytes and two CRs", give: "ping\r\n" + longLine + "\r\r\n"},
 		{name: "line of MaxLine+1 bytes", give: "ping\r\n" + longLine + "a\r\n"},
 	}
+	for _, tc := range telnetSplitCases {
+		tests = append(tests, struct {
+			name      string
+			responses bool
+			give      string
+		}{name: tc.name, give: tc.give})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := []byte(tt.give)
 			p := protocol.Parser{Responses: tt.responses}
-			want := newResult(parseAll(t, &p, buf))
+			want := newResult(parseAll(t, &p, buf)).with(&p)
 			if len(want.frames) == 0 {
 				t.Fatalf("whole buffer gave only %d frames: %v", len(want.frames), want.frames)
 			}
 			for cut := 0; cut <= len(buf); cut++ {
 				p := protocol.Parser{Responses: tt.responses}
-				if got := newResult(parseSplit(t, &p, buf, cut)); !got.equal(want) {
+				if got := newResult(parseSplit(t, &p, buf, cut)).with(&p); !got.equal(want) {
 					t.Fatalf("cut at %d:\ngot  %v\nwant %v", cut, got, want)
 				}
 			}
 			p = protocol.Parser{Responses: tt.responses}
-			if got := newResult(parseTrickle(t, &p, buf)); !got.equal(want) {
+			if got := newResult(parseTrickle(t, &p, buf)).with(&p); !got.equal(want) {
 				t.Fatalf("one byte at a time:\ngot  %v\nwant %v", got, want)
 			}
 		})
