@@ -21,20 +21,19 @@ test: tools fmt-check vet
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -race -count=1 ./server -args -loops=2
 
-# tools installs what the tests need besides Go: tmux, which drives the
-# terminal client's test, and Chromium, which the camp page's browser test
-# runs headless (Debian's packages; root or sudo).
+# tools installs what the tests need besides Go, from Debian's packages
+# (root or sudo): tmux drives the terminal client's and telnet's tests,
+# telnet is the real telnet of the Ctrl-C test, chromium renders the camp
+# page in the browser test.
+TOOLS := tmux telnet chromium
+
 tools:
-	@command -v tmux >/dev/null 2>&1 || { \
-		echo "installing tmux for the terminal client's test"; \
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing for the tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq tmux; \
-	}
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing chromium for the camp page's browser test"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
-	}
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

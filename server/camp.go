@@ -46,6 +46,7 @@ type campService struct {
 	log     *zap.Logger
 	frames  [maxLoops]*protocol.Frame // per-loop scratch for the frame being read
 	cmds    [maxLoops]*command        // per-loop scratch for the command being handed on
+	telnet  [maxLoops][]byte          // per-loop scratch for telnet answers
 	bye     []byte                    // SHUTDOWN
 	full    []byte                    // 503 to a connection over a cap
 	busy    []byte                    // 503 to a connection while shutting down
@@ -109,7 +110,7 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 	}
 	frame := s.frames[l.idx]
 	used := 0
-	fresh := false
+	fresh, waiting := false, false
 	for used < len(buf) {
 		if l.full(c, int(c.x.inflight)*s.maxReply) {
 			l.pause(c, now)
@@ -121,23 +122,31 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 			break
 		}
 		if n == 0 {
+			waiting = true
 			break
 		}
 		used += n
-		if ok {
-			fresh = true
-			c.x.inflight++
-			s.submit(l, command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
-			if c.state != stateOpen || c.x.halted {
-				break
+		if !ok {
+			// Empty lines, or a telnet command, which may want an answer.
+			if s.telnet[l.idx] = c.x.parser.AppendTelnetReply(s.telnet[l.idx][:0]); len(s.telnet[l.idx]) > 0 {
+				l.queue(c, s.telnet[l.idx])
 			}
+			continue
+		}
+		fresh = true
+		c.x.inflight++
+		s.submit(l, command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
+		if c.state != stateOpen || c.x.halted {
+			break
 		}
 	}
 	if c.state != stateOpen || c.x.halted {
 		used = len(buf) // nothing after the last reply is read
 	}
 	l.consume(c, used)
-	l.partial(c, c.state == stateOpen && !c.x.halted && used < len(buf), fresh, now)
+	// A frame that has begun (not telnet negotiation, not empty lines) runs
+	// against the frame timeout; a paused connection waits on its output.
+	l.partial(c, waiting && c.state == stateOpen && !c.x.halted && c.x.parser.Begun(), fresh, now)
 }
 
 // submit hands cmd to the carrier through l's scratch command, so that
