@@ -41,7 +41,10 @@ const exampleWait = 5 * time.Second
 
 // An example in docs/PROTOCOL.md starts at a marker line
 //
-//	<!-- example: NAME [max-campers=N] [max-conns=N] [max-body=N] [ids=RANGE] -->
+//	<!-- example: NAME [SETTING=VALUE ...] -->
+//
+// with settings max-campers, max-conns, max-conns-per-ip, max-body (ints),
+// frame-timeout (a duration) and ids (a range),
 //
 // and runs against a server of its own, started with those settings. Its
 // blocks are fenced code blocks whose info string is
@@ -147,27 +150,25 @@ func exampleConfig(settings []string) (server.Config, error) {
 	cfg.Grace = 2 * time.Second
 	for _, s := range settings {
 		key, value, _ := strings.Cut(s, "=")
-		var n int
 		var err error
-		if key != "ids" {
-			if n, err = strconv.Atoi(value); err != nil {
-				return cfg, fmt.Errorf("example setting %s: %w", s, err)
-			}
-		}
 		switch key {
 		case "max-campers":
-			cfg.MaxCampers = n
+			cfg.MaxCampers, err = strconv.Atoi(value)
 		case "max-conns":
-			cfg.MaxConns = n
+			cfg.MaxConns, err = strconv.Atoi(value)
+		case "max-conns-per-ip":
+			cfg.MaxConnsPerIP, err = strconv.Atoi(value)
 		case "max-body":
-			cfg.MaxBody = n
+			cfg.MaxBody, err = strconv.Atoi(value)
+		case "frame-timeout":
+			cfg.FrameTimeout, err = time.ParseDuration(value)
 		case "ids":
 			err = cfg.IDs.Set(value)
 		default:
-			err = fmt.Errorf("unknown example setting %q", key)
+			return cfg, fmt.Errorf("unknown example setting %q", key)
 		}
 		if err != nil {
-			return cfg, err
+			return cfg, fmt.Errorf("example setting %s: %w", s, err)
 		}
 	}
 	return cfg, nil

@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", give: []string{"dance"}, wantCode: 2, wantStderr: "campfire: unknown command \"dance\"\nrun 'campfire -h' for the commands\n"},
 		{name: "serve -h", give: []string{"serve", "-h"}, wantCode: 0, wantStdout: "-max-pending"},
 		{name: "echo -h", give: []string{"echo", "-h"}, wantCode: 0, wantStdout: "-keep-open"},
-		{name: "serve bad flag", give: []string{"serve", "-loops", "0"}, wantCode: 2, wantStderr: "loops 0"},
+		{name: "serve bad value", give: []string{"serve", "-loops", "-1"}, wantCode: 2, wantStderr: "campfire serve: loops -1: want 0 (one per CPU) to 64\n"},
 		{name: "client -h", give: []string{"client", "-h"}, wantCode: 0, wantStdout: "usage: campfire client [flags]"},
 		{name: "bench -h", give: []string{"bench", "-h"}, wantCode: 0, wantStdout: "usage: campfire bench [flags]"},
 		// Every command reports a mistake in the same two lines.
