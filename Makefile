@@ -5,7 +5,7 @@ BIN      := bin/campfire
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all run build test tools fmt-check vet fuzz bench compare cover screenshot clean
+.PHONY: all run build install test tools fmt-check vet fuzz bench compare cover screenshot clean
 
 all: build
 
@@ -14,6 +14,17 @@ run:
 
 build:
 	$(GO) build -o $(BIN) .
+
+# install puts the campfire command where go install puts commands ($GOBIN,
+# else $GOPATH/bin), says where, and says so when that is not on PATH.
+install:
+	$(GO) install .
+	@dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+	echo "installed $$dir/campfire"; \
+	case ":$$PATH:" in \
+	*":$$dir:"*) ;; \
+	*) echo "$$dir is not on your PATH: add it (export PATH=\"\$$PATH:$$dir\") or run $$dir/campfire";; \
+	esac
 
 # test runs every package, then the server suite again with two event loops,
 # where the camp is reached across loops.

@@ -20,7 +20,8 @@ commands:
   client   check in from a terminal
   bench    load-test a server and report throughput, latency and memory
 
-Run 'campfire <command> -h' for the flags of a command.
+Run 'campfire <command> -h' for the flags of a command. The protocol is
+described in docs/PROTOCOL.md.
 `
 
 func main() {
@@ -45,6 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "campfire: unknown command %q\n\n%s", args[0], usage)
+	// The same two lines as every command's mistakes (internal/cli).
+	fmt.Fprintf(stderr, "campfire: unknown command %q\nrun 'campfire -h' for the commands\n", args[0])
 	return 2
 }

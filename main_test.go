@@ -17,12 +17,23 @@ func TestRun(t *testing.T) {
 		{name: "no command", give: nil, wantCode: 2, wantStderr: "usage: campfire <command>"},
 		{name: "help", give: []string{"help"}, wantCode: 0, wantStdout: "usage: campfire <command>"},
 		{name: "-h", give: []string{"-h"}, wantCode: 0, wantStdout: "serve    run the challenge server"},
-		{name: "unknown command", give: []string{"dance"}, wantCode: 2, wantStderr: `unknown command "dance"`},
+		{name: "unknown command", give: []string{"dance"}, wantCode: 2, wantStderr: "campfire: unknown command \"dance\"\nrun 'campfire -h' for the commands\n"},
 		{name: "serve -h", give: []string{"serve", "-h"}, wantCode: 0, wantStdout: "-max-pending"},
 		{name: "echo -h", give: []string{"echo", "-h"}, wantCode: 0, wantStdout: "-keep-open"},
-		{name: "serve bad flag", give: []string{"serve", "-loops", "0"}, wantCode: 2, wantStderr: "loops 0"},
-		{name: "client bad flag", give: []string{"client", "-nope"}, wantCode: 2, wantStderr: "-nope"},
-		{name: "bench bad scenario", give: []string{"bench", "-scenario", "nope"}, wantCode: 2, wantStderr: "nope"},
+		{name: "serve bad value", give: []string{"serve", "-loops", "-1"}, wantCode: 2, wantStderr: "campfire serve: loops -1: want 0 (one per CPU) to 64\n"},
+		{name: "client -h", give: []string{"client", "-h"}, wantCode: 0, wantStdout: "usage: campfire client [flags]"},
+		{name: "bench -h", give: []string{"bench", "-h"}, wantCode: 0, wantStdout: "usage: campfire bench [flags]"},
+		// Every command reports a mistake in the same two lines.
+		{name: "serve bad flag", give: []string{"serve", "-nope"}, wantCode: 2,
+			wantStderr: "campfire serve: flag provided but not defined: -nope\nrun 'campfire serve -h' for its flags\n"},
+		{name: "echo bad flag", give: []string{"echo", "-nope"}, wantCode: 2,
+			wantStderr: "campfire echo: flag provided but not defined: -nope\nrun 'campfire echo -h' for its flags\n"},
+		{name: "client bad flag", give: []string{"client", "-nope"}, wantCode: 2,
+			wantStderr: "campfire client: flag provided but not defined: -nope\nrun 'campfire client -h' for its flags\n"},
+		{name: "bench bad flag", give: []string{"bench", "-nope"}, wantCode: 2,
+			wantStderr: "campfire bench: flag provided but not defined: -nope\nrun 'campfire bench -h' for its flags\n"},
+		{name: "bench bad scenario", give: []string{"bench", "-scenario", "nope"}, wantCode: 2,
+			wantStderr: "campfire bench: unknown scenario \"nope\": want peers, checkin or echo\nrun 'campfire bench -h' for its flags\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -15,8 +14,18 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"campfire/internal/cli"
 	"campfire/protocol"
 )
+
+// about is what bench -h says before the flags.
+const about = `Load-test a CAMP/1.0 server on loopback and report throughput, latency
+and, with -server-pid, the server's memory and CPU. Scenarios: peers
+(messages in peer sessions, groups of 4), checkin (connect, check in, check
+out, repeat), echo (round trips against the echo service). -ids must be the
+server's -ids; bench checks the first and last id it will use before it
+starts. With -serve-baseline it runs the conventional server instead, and
+with -compare it compares -json reports.`
 
 // Main runs "campfire bench": the load harness, or with -serve-baseline
 // the baseline server. It returns the process's exit code.
@@ -26,18 +35,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		return serveWorker(ctx, os.Stdin, stdout, stderr)
 	}
-	fs := flag.NewFlagSet("campfire bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("campfire bench", about, stdout, stderr)
+	fs := cmd.Flags
 	addr := fs.String("addr", "127.0.0.1:2022", "server `HOST:PORT` (loopback only); with -serve-baseline, where to listen")
 	scenario := fs.String("scenario", "peers", "peers, checkin or echo")
-	conns := fs.Int("conns", 1000, "connections (checkin: concurrent churners)")
+	conns := fs.Int("conns", protocol.DefaultIDs().Size(), "connections (checkin: concurrent churners); at most the number of ids in -ids")
 	rateFlag := fs.Float64("rate", 0, "total messages per second offered (peers); 0 is as fast as possible")
 	size := fs.Int("size", 64, fmt.Sprintf("message or echo payload `bytes` (at least %d)", StampSize))
 	duration := fs.Duration("duration", 10*time.Second, "measured window")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured sending before the window")
 	depth := fs.Int("depth", 1, "echo payloads in flight per connection")
-	ids, _ := protocol.ParseIDRange("J00001-J50000")
-	fs.Var(&ids, "ids", "camp id `RANGE`; must match the server's -ids")
+	ids := protocol.DefaultIDs()
+	fs.Var(&ids, "ids", "camp id `RANGE`; must be the server's -ids")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.40", "local `ADDRS` to dial from, round-robin (ranges and commas; \"\" lets the system choose)")
 	pid := fs.Int("server-pid", 0, "sample this `PID`'s RSS and CPU from /proc")
 	jsonFile := fs.String("json", "", "also write every figure as JSON to `FILE`")
@@ -49,15 +58,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&bcfg.Idle, "idle", bcfg.Idle, "baseline: close a connection that sends nothing for this long")
 	procs := fs.Int("procs", 1, "run the harness as `N` worker processes, merged into one report (one process may open only so many files)")
 	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page to `FILE` (with -compare: every server overlaid)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "campfire bench: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,14 +73,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	sc, err := ParseScenario(*scenario)
 	if err != nil {
-		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-		return 2
+		return cmd.Usagef("%v", err)
 	}
 	var srcs []netip.Addr
 	if *sources != "" {
 		if srcs, err = ParseSources(*sources); err != nil {
-			fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-			return 2
+			return cmd.Usagef("%v", err)
 		}
 	}
 	cfg := Config{
@@ -90,33 +90,34 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stdout
 	}
 	if err := cfg.check(); err != nil {
-		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-		return 2
+		return cmd.Usagef("%v", err)
+	}
+	if err := CheckIDs(ctx, cfg); err != nil {
+		var ire *IDRangeError
+		if errors.As(err, &ire) {
+			return cmd.Usagef("%v", err)
+		}
+		return cmd.Errorf("%v", err)
 	}
 	rep, err := Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-		return 1
+		return cmd.Errorf("%v", err)
 	}
 	if err := rep.WriteTable(stdout); err != nil {
-		fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-		return 1
+		return cmd.Errorf("%v", err)
 	}
 	if *jsonFile != "" {
 		if err := writeJSONFile(*jsonFile, rep); err != nil {
-			fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-			return 1
+			return cmd.Errorf("%v", err)
 		}
 	}
 	if *htmlFile != "" {
 		if err := writeFile(*htmlFile, func(w io.Writer) error { return rep.WriteHTML(w) }); err != nil {
-			fmt.Fprintf(stderr, "campfire bench: %v\n", err)
-			return 1
+			return cmd.Errorf("%v", err)
 		}
 	}
 	if rep.Delivered == 0 {
-		fmt.Fprintln(stderr, "campfire bench: nothing was delivered")
-		return 1
+		return cmd.Errorf("nothing was delivered")
 	}
 	return 0
 }

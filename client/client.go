@@ -97,7 +97,8 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		// net.OpError already reads "dial tcp ADDR: ...".
+		return nil, err
 	}
 	c := &Client{
 		conn:   conn,

@@ -18,5 +18,12 @@
 // Main reads commands from a terminal with github.com/ergochat/readline,
 // which redraws the prompt and the half-typed line around events printed
 // while the user types; from anything else (a pipe, a file) it reads plain
-// lines and prints plain text, so that it can be scripted.
+// lines and prints plain text, so that it can be scripted. Commands may be
+// typed bare (mission 4) or after a slash (/mission 4), and /say or /msg
+// sends the rest as a message. Any other line is a message, except one
+// that may be a mistyped command (a first word within edit distance 2 of a
+// command, 1 for the four-letter ones; a bare command whose arguments do
+// not parse; one word while no session is known to run): that line is
+// held with a question, so a typo never uses up one of the session's
+// messages, and the next line answers it.
 package client

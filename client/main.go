@@ -3,9 +3,9 @@ package client
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/ergochat/readline"
 
+	"campfire/internal/cli"
 	"campfire/protocol"
 )
 
@@ -21,14 +22,25 @@ import (
 // server that stops answering cannot hang it.
 const callTimeout = 10 * time.Second
 
-const commandHelp = `commands:
+const commandHelp = `commands, bare or after a slash (mission 4 or /mission 4):
   mission N          the mission keywords of day N
   peersession N      start a peer session of N messages in your group
   complete           end the peer session you started
-  message TEXT       say TEXT in your group's peer session (plain text works too)
+  message TEXT       say TEXT in your group's peer session (or /say TEXT, /msg TEXT)
   direct ID TEXT     send TEXT to camper ID
-  checkout           check out and quit (so do quit, Ctrl-D and Ctrl-C)
-  help               this list`
+  ping               check that the server answers
+  checkout           check out and quit (so do quit, exit, Ctrl-D and Ctrl-C)
+  help               this list
+Any other line is said in the peer session, but a line that may be a
+mistyped command (or is one word while no session runs) is held with a
+question: Enter sends it, y runs the command it resembles, n drops it.`
+
+// aboutClient is what client -h says before the flags.
+const aboutClient = `Check in to a CAMP/1.0 server and talk from a terminal (with history,
+and events printed above the line being typed), or from a pipe, one
+command a line, printing plain text.
+
+` + commandHelp
 
 // Main is `campfire client`: it checks in to a server and runs commands
 // typed on stdin until checkout, then prints how long the camper was checked
@@ -37,30 +49,18 @@ const commandHelp = `commands:
 // plain text. It returns the exit status: 0 after a checkout, 1 when the
 // server refused or went away, 2 for bad flags.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("campfire client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("campfire client", aboutClient, stdout, stderr)
+	fs := cmd.Flags
 	addr := fs.String("addr", "127.0.0.1:2022", "server `HOST:PORT`")
 	id := fs.String("id", "", "camp `ID` to check in as; asked for when empty")
 	ids := protocol.DefaultIDs()
-	fs.Var(&ids, "ids", "range of valid camp `IDS`")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: campfire client [flags]\n\n%s\n\nflags:\n", commandHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "campfire client: unexpected arguments %q\n", fs.Args())
-		return 2
+	fs.Var(&ids, "ids", "valid camp ids: a `RANGE` such as J001-J384 (the server's -ids)")
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
 	if *id != "" {
 		if _, err := ids.Parse([]byte(*id)); err != nil {
-			fmt.Fprintf(stderr, "campfire client: -id: %v\n", err)
-			return 2
+			return cmd.Usagef("-id: %s", plain(err))
 		}
 	}
 
@@ -69,8 +69,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if in, out, ok := terminals(stdin, stdout); ok {
 		tu, err := newTermUI(in, out, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "campfire client: %v\n", err)
-			return 1
+			return cmd.Errorf("%v", err)
 		}
 		u, interactive = tu, true
 	}
@@ -114,6 +113,18 @@ type session struct {
 	c     *Client
 	id    string
 	since time.Time // when the check-in reply arrived
+	// inSession is whether a peer session is known to run in the group,
+	// from its events and from the answers to messages.
+	inSession bool
+	// asked is a line held back by a question; the next line answers it.
+	asked *question
+}
+
+// question is a typed line that may be a typo of a command, held until the
+// user says what it was.
+type question struct {
+	text       string // the line as typed, sent as a message on Enter
+	suggestion string // the command it may be a typo of, run on y; or ""
 }
 
 func (s *session) run(addr, id string) int {
@@ -246,43 +257,132 @@ func (s *session) gone() int {
 	return 1
 }
 
-// command runs one line. done is true when the session is over.
+// command runs one typed line. done is true when the session is over.
+//
+// A line is a command when its first word is one, bare or after a slash;
+// /say and /msg send the rest as a message. Any other line is a message,
+// except one that may be a typo: a first word close to a command's name,
+// a bare command whose arguments do not parse (a sentence such as
+// "mission accomplished"), or a single word while no session is known to
+// run. Such a line is held with a question and nothing is sent until the
+// next line answers it: Enter sends it as a message, y runs the command it
+// resembles, n drops it, and anything else drops it and runs instead.
 func (s *session) command(text string) (code int, done bool) {
 	text = strings.TrimSpace(text)
+	if q := s.asked; q != nil {
+		s.asked = nil
+		switch strings.ToLower(text) {
+		case "":
+			return s.request(protocol.MethodMessage, q.text, "")
+		case "y", "yes":
+			if q.suggestion != "" {
+				text = q.suggestion
+			}
+		case "n", "no":
+			s.u.print(styleInfo, "not sent")
+			return 0, false
+		}
+	}
 	if text == "" {
 		return 0, false
 	}
-	name, rest, _ := strings.Cut(text, " ")
-	rest = strings.TrimSpace(rest)
-	switch strings.ToLower(name) {
-	case "checkout", "quit", "exit":
+	if cmd, ok := strings.CutPrefix(text, "/"); ok {
+		name, rest := firstWord(cmd)
+		switch {
+		case name == "say" || name == "msg":
+			return s.request(protocol.MethodMessage, rest, "")
+		case isCommand(name):
+			return s.local(name, rest, "")
+		}
+		msg := fmt.Sprintf("error: unknown command /%s; type help for the commands, or /say TEXT", name)
+		if near := nearestCommand(name); near != "" {
+			msg = fmt.Sprintf("error: unknown command /%s; did you mean /%s?", name, near)
+		}
+		s.u.print(styleError, msg)
+		return 0, false
+	}
+	name, rest := firstWord(text)
+	if isCommand(name) {
+		return s.local(name, rest, text)
+	}
+	if near := nearestCommand(name); near != "" {
+		suggestion := near
+		if takesArgs(near) {
+			suggestion = strings.TrimSpace(near + " " + rest)
+		}
+		s.ask(question{text: text, suggestion: suggestion},
+			fmt.Sprintf("did you mean `%s`? (y runs it; press Enter to send your line as a message)", suggestion))
+		return 0, false
+	}
+	if rest == "" && !s.inSession {
+		s.ask(question{text: text},
+			fmt.Sprintf("%q is not a command and no peer session is known to run (press Enter to send it as a message; help lists the commands)", text))
+		return 0, false
+	}
+	return s.request(protocol.MethodMessage, text, "")
+}
+
+// ask holds a line until the next one answers the question.
+func (s *session) ask(q question, text string) {
+	s.asked = &q
+	s.u.print(styleInfo, text)
+}
+
+// local runs the command name with its arguments. bare is the whole
+// line when the command was typed without a slash: arguments that do not
+// fit the command then make it a question (the line may be a sentence,
+// such as "mission accomplished"), not an error.
+func (s *session) local(name, rest, bare string) (code int, done bool) {
+	switch name {
+	case "checkout", "quit", "exit", "help":
+		if rest != "" {
+			return s.wrong(name+" takes no arguments", bare)
+		}
+		if name == "help" {
+			s.u.print(styleInfo, commandHelp)
+			return 0, false
+		}
 		return s.checkout(), true
-	case "help":
-		s.u.print(styleInfo, commandHelp)
-		return 0, false
 	case "checkin":
-		s.u.print(styleError, fmt.Sprintf("already checked in as %s", s.id))
+		s.u.print(styleError, "error: already checked in as "+s.id)
 		return 0, false
 	}
-	m := protocol.LookupMethod([]byte(name))
-	switch m {
-	case protocol.MethodMission, protocol.MethodPeerSession, protocol.MethodComplete,
-		protocol.MethodMessage, protocol.MethodDirect, protocol.MethodPing:
-	default:
-		// Anything that is not a command is said in the peer session.
-		m, rest = protocol.MethodMessage, text
+	return s.request(protocol.LookupMethod([]byte(name)), rest, bare)
+}
+
+// wrong reports arguments that do not fit a command: an error, or for a
+// bare command that takes no text (not message or direct, whose mistakes
+// are in what they were clearly meant to send) a question, since the line
+// may be a sentence.
+func (s *session) wrong(why, bare string) (code int, done bool) {
+	name, _ := firstWord(bare)
+	if bare == "" || name == "message" || name == "direct" {
+		s.u.print(styleError, "error: "+why)
+		return 0, false
 	}
-	req := protocol.Request{Method: m, Name: []byte(name), Args: []byte(rest)}
+	s.ask(question{text: bare}, fmt.Sprintf("not a command: %s (press Enter to send your line as a message)", why))
+	return 0, false
+}
+
+// request makes request m with its arguments as typed (for a message, the
+// text) and prints the outcome. bare is as for local.
+func (s *session) request(m protocol.Method, rest, bare string) (code int, done bool) {
+	req := protocol.Request{Method: m, Name: []byte(m.String()), Args: []byte(rest)}
 	args, err := protocol.ParseArgs(&req, s.ids)
 	if err != nil {
-		s.u.print(styleError, describe(err))
-		return 0, false
+		return s.wrong(plain(err), bare)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
 	defer cancel()
 	var out string
 	switch m {
 	case protocol.MethodMission:
+		if args.Day == math.MaxInt || args.Day == -math.MaxInt {
+			// Too large for an int: no mission, and the server would name
+			// the clamped number rather than the one typed.
+			s.u.print(styleError, "error: no mission for day "+strings.TrimSpace(trimDay(rest)))
+			return 0, false
+		}
 		var kw string
 		kw, err = s.c.Mission(ctx, args.Day)
 		out = fmt.Sprintf("mission of day %d: %s", args.Day, kw)
@@ -293,6 +393,7 @@ func (s *session) command(text string) (code int, done bool) {
 	case protocol.MethodMessage:
 		var left int
 		left, err = s.c.Message(ctx, string(args.Text))
+		s.inSession = err == nil && left > 0
 		out = fmt.Sprintf("sent; the session takes %d more", left)
 		if left == 0 {
 			out = "sent; that was the session's last message"
@@ -312,6 +413,14 @@ func (s *session) command(text string) (code int, done bool) {
 		s.u.print(styleInfo, out)
 	}
 	return 0, false
+}
+
+// trimDay drops the "day" a mission's argument may start with.
+func trimDay(arg string) string {
+	if len(arg) >= 3 && strings.EqualFold(arg[:3], "day") {
+		return arg[3:]
+	}
+	return arg
 }
 
 // checkout checks out and prints how long the camper was checked in, as
@@ -342,8 +451,12 @@ func roundDuration(d time.Duration) string {
 }
 
 // describe turns a call's error into a line for the user.
-func describe(err error) string {
-	return "error: " + strings.TrimPrefix(err.Error(), protocol.ErrBadArgs.Error()+": ")
+func describe(err error) string { return "error: " + plain(err) }
+
+// plain is err's text without the "bad arguments: " of protocol.ErrBadArgs,
+// which says nothing to a person.
+func plain(err error) string {
+	return strings.TrimPrefix(err.Error(), protocol.ErrBadArgs.Error()+": ")
 }
 
 // printEvent prints one event for people.
@@ -355,8 +468,10 @@ func (s *session) printEvent(ev Event) {
 	case Left:
 		text = fmt.Sprintf("* %s left group %d", ev.From, ev.Group)
 	case PeerSession:
+		s.inSession = true
 		text = fmt.Sprintf("* %s started a peer session of %s", ev.From, plural(ev.MaxCount, "message"))
 	case Complete:
+		s.inSession = false
 		why := map[string]string{
 			protocol.ReasonHost:     "ended by its host",
 			protocol.ReasonLimit:    "all messages sent",

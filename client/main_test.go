@@ -48,17 +48,20 @@ func waitFor(t *testing.T, what string, s func() string, want string) {
 
 func TestMainFlags(t *testing.T) {
 	tests := []struct {
-		name     string
-		give     []string
-		wantCode int
-		wantErr  string
+		name       string
+		give       []string
+		wantCode   int
+		wantStdout string
+		wantErr    string
 	}{
-		{"help", []string{"-h"}, 0, "-addr HOST:PORT"},
-		{"bad ids", []string{"-ids", "J001-K384"}, 2, "same letter"},
-		{"bad id", []string{"-id", "J999"}, 2, `"J999" is not a camp id in J001-J384`},
-		{"id outside -ids", []string{"-ids", "A01-A10", "-id", "J001"}, 2, "A01-A10"},
-		{"unknown flag", []string{"-port", "1"}, 2, "flag provided but not defined"},
-		{"extra argument", []string{"J001"}, 2, "unexpected arguments"},
+		{"help", []string{"-h"}, 0, "usage: campfire client [flags]", ""},
+		{"help lists the commands", []string{"-h"}, 0, "/say TEXT", ""},
+		{"help lists the flags", []string{"-h"}, 0, "-addr HOST:PORT", ""},
+		{"bad ids", []string{"-ids", "J001-K384"}, 2, "", "same letter"},
+		{"bad id", []string{"-id", "J999"}, 2, "", "campfire client: -id: \"J999\" is not a camp id in J001-J384\nrun 'campfire client -h' for its flags\n"},
+		{"id outside -ids", []string{"-ids", "A01-A10", "-id", "J001"}, 2, "", "A01-A10"},
+		{"unknown flag", []string{"-port", "1"}, 2, "", "campfire client: flag provided but not defined: -port\n"},
+		{"extra argument", []string{"J001"}, 2, "", "campfire client: unexpected argument \"J001\" (flags only)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +70,10 @@ func TestMainFlags(t *testing.T) {
 			if code != tt.wantCode {
 				t.Errorf("exit = %d, want %d", code, tt.wantCode)
 			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout = %q, want it to hold %q", stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantErr) || (tt.wantErr == "" && stderr.Len() > 0) {
 				t.Errorf("stderr = %q, want it to hold %q", stderr.String(), tt.wantErr)
 			}
 		})
@@ -233,7 +239,87 @@ func TestMainNoServer(t *testing.T) {
 	if code := Main([]string{"-addr", addr, "-id", "J001"}, strings.NewReader(""), &stdout, &stderr); code != 1 {
 		t.Errorf("exit = %d, want 1", code)
 	}
-	if !strings.Contains(stdout.String(), "cannot reach the server") {
-		t.Errorf("output = %q", stdout.String())
+	// The address is named once, by the dial error itself.
+	if want := "cannot reach the server: dial tcp " + addr + ": connect: connection refused\n"; stdout.String() != want {
+		t.Errorf("output = %q, want %q", stdout.String(), want)
 	}
+}
+
+// TestMainTypos runs a script of typos, sentences that start like commands
+// and their answers: nothing is sent until a question is answered, Enter
+// sends the line as typed, y runs the command it resembles.
+func TestMainTypos(t *testing.T) {
+	s := startServer(t)
+	other := camper(t, s.Addr(), "J002")
+	tests := []struct {
+		give string // a line of the script; "" is Enter
+		want string // what the client prints for it
+	}{
+		{"chekout", "did you mean `checkout`? (y runs it; press Enter to send your line as a message)"},
+		{"n", "not sent"},
+		{"mision 4", "did you mean `mission 4`? (y runs it; press Enter to send your line as a message)"},
+		{"y", "mission of day 4: Heap, Stack"},
+		{"mission 99999999999999999999", "error: no mission for day 99999999999999999999"},
+		{"peersession", "not a command: peersession needs a message count, e.g. peersession 3 (press Enter to send your line as a message)"},
+		{"ping", "pong"},
+		{"hello", `"hello" is not a command and no peer session is known to run (press Enter to send it as a message; help lists the commands)`},
+		{"", "error: 409 Conflict: no peer session runs in group 1; the message was not delivered"},
+		{"peersession 6", "* J001 started a peer session of 6 messages"},
+		{"hello", "sent; the session takes 5 more"}, // one word, but a session runs
+		{"mission accomplished", `not a command: mission day "accomplished" is not a decimal integer (press Enter to send your line as a message)`},
+		{"", "sent; the session takes 4 more"},
+		{"missions are fun", "did you mean `mission are fun`? (y runs it; press Enter to send your line as a message)"},
+		{"", "sent; the session takes 3 more"},
+		{"/mission 4", "mission of day 4: Heap, Stack"},
+		{"/say mission 4", "sent; the session takes 2 more"},
+		{"/MSG hi", "sent; the session takes 1 more"},
+		{"/mision 4", "error: unknown command /mision; did you mean /mission?"},
+		{"/shrug", "error: unknown command /shrug; type help for the commands, or /say TEXT"},
+		{"/help me", "error: help takes no arguments"},
+		{"direct J999 hi", `error: "J999" is not a camp id in J001-J384`},
+		{"chekout now?", "did you mean `checkout`? (y runs it; press Enter to send your line as a message)"},
+		// Anything but Enter, y or n drops the held line and runs.
+		{"compelte", "did you mean `complete`? (y runs it; press Enter to send your line as a message)"},
+		{"", "sent; that was the session's last message\n* the peer session of J001 is complete: all messages sent"},
+		{"checkout please", "not a command: checkout takes no arguments (press Enter to send your line as a message)"},
+		{"checkout", "checked in for DURATION"},
+	}
+	var script, want strings.Builder
+	want.WriteString("checked in as J001 in group 1\n")
+	for _, tt := range tests {
+		script.WriteString(tt.give + "\n")
+		want.WriteString(tt.want + "\n")
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"-addr", s.Addr(), "-id", "J001"}, strings.NewReader(script.String()), &stdout, &stderr)
+	if code != 0 {
+		t.Errorf("exit = %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	got := activeTime.ReplaceAllString(stdout.String(), "checked in for DURATION")
+	gotLines, wantLines := strings.Split(got, "\n"), strings.Split(want.String(), "\n")
+	for i := range max(len(gotLines), len(wantLines)) {
+		var g, w string
+		if i < len(gotLines) {
+			g = gotLines[i]
+		}
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if g != w {
+			t.Errorf("line %d:\n got %q\nwant %q", i+1, g, w)
+		}
+	}
+	// Only what was confirmed or sent with /say reached the group.
+	expectEvents(t, other,
+		Event{Kind: Joined, From: "J001", Group: 1},
+		Event{Kind: PeerSession, From: "J001", Group: 1, MaxCount: 6},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "hello"},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "mission accomplished"},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "missions are fun"},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "mission 4"},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "hi"},
+		Event{Kind: Message, From: "J001", Group: 1, Text: "compelte"},
+		Event{Kind: Complete, From: "J001", Group: 1, Reason: "limit"},
+		Event{Kind: Left, From: "J001", Group: 1},
+	)
 }

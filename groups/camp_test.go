@@ -263,7 +263,7 @@ func TestMission(t *testing.T) {
 		{"mission +4", `200 Day: 4 "Heap, Stack"`},
 		{"mission four", `400 "bad arguments: mission day \"four\" is not a decimal integer"`},
 		{"mission 4.5", `400 "bad arguments: mission day \"4.5\" is not a decimal integer"`},
-		{"mission", `400 "bad arguments: mission day \"\" is not a decimal integer"`},
+		{"mission", `400 "bad arguments: mission needs a day, e.g. mission 4"`},
 		{"MISSION 4 CAMP/1.0\r\nId: m4\r\n\r\n", `200 Id: m4 Day: 4 "Heap, Stack"`},
 	}
 	for _, tt := range tests {

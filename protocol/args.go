@@ -141,10 +141,16 @@ func ParseArgs(r *Request, ids IDRange) (Command, error) {
 		c.ID = id
 		return c, err
 	case MethodMission:
+		if len(args) == 0 {
+			return c, fmt.Errorf("%w: mission needs a day, e.g. mission 4", ErrBadArgs)
+		}
 		day, err := parseDay(args)
 		c.Day = day
 		return c, err
 	case MethodPeerSession:
+		if len(args) == 0 {
+			return c, fmt.Errorf("%w: peersession needs a message count, e.g. peersession 3", ErrBadArgs)
+		}
 		n, err := parseMaxCount(args)
 		c.Max = n
 		return c, err

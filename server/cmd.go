@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"campfire/internal/cli"
 )
 
 // Serve is the serve command: it runs the challenge service until SIGINT or
@@ -26,10 +26,23 @@ func Echo(args []string, stdout, stderr io.Writer) int {
 	return runCommand("echo", args, stdout, stderr, false)
 }
 
+// About texts of the two commands, for -h.
+const (
+	aboutServe = `Run the challenge server (CAMP/1.0, described in docs/PROTOCOL.md) until
+SIGINT or SIGTERM. With -echo-addr the echo service runs beside it.`
+	aboutEcho = `Run the echo service alone until SIGINT or SIGTERM: it sends back what a
+client sent, once at least 4 bytes are waiting (at most 1024), then closes
+the connection, or with -keep-open keeps echoing.`
+)
+
 func runCommand(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("campfire "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	about, loopsHelp := aboutEcho, "gnet event loops (0: one per CPU)"
+	if challenge {
+		about, loopsHelp = aboutServe, "gnet event loops (0: one per CPU); with more than one, connections are spread over them and the camp stays on the first"
+	}
+	cmd := cli.New("campfire "+name, about, stdout, stderr)
+	fs := cmd.Flags
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address `HOST:PORT`")
 	if challenge {
 		fs.StringVar(&cfg.EchoAddr, "echo-addr", "", "also run the echo service on `HOST:PORT`")
@@ -46,42 +59,42 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	if challenge {
 		fs.DurationVar(&cfg.FrameTimeout, "frame-timeout", cfg.FrameTimeout, "answer 408 and close when a frame has begun and is not complete after this long")
 	}
-	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, 503 above it (0: the open-file limit less 256)")
-	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "connections from one client IP, 503 above it (0: no cap)")
+	// The echo port never writes a CAMP frame: it refuses by closing.
+	refused := "503 above it"
+	if !challenge {
+		refused = "closed above it"
+	}
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "connection cap, "+refused+" (0: the open-file limit less 256)")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "connections from one client IP, "+refused+" (0: no cap)")
 	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection starts with a PROXY protocol header (v1 or v2) from a trusted proxy")
 	trustedFlag := fs.String("proxy-trusted", DefaultProxyTrusted, "with -proxy-protocol: the proxies allowed to connect, as `CIDR[,CIDR...]`")
 	fs.BoolVar(&cfg.LogSample, "log-sample", cfg.LogSample, "sample per-connection log lines (the first 100 a second of each kind, then every 100th)")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "gnet event loops (0: one per CPU); with more than one, connections are spread over them and the camp stays on the first")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, loopsHelp)
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "shutdown drain bound, and how long a closing connection waits for the client")
 	level := zap.InfoLevel
 	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")
 	format := fs.String("log-format", "console", "log format: console or json")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until shutdown")
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+	if code, ok := cmd.Parse(args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "campfire %s: unexpected argument %q\n", name, fs.Arg(0))
-		return 2
 	}
 	trustedProxies, err := ParsePrefixes(*trustedFlag)
 	if err != nil {
-		fmt.Fprintf(stderr, "campfire %s: -proxy-trusted: %v\n", name, err)
-		return 2
+		return cmd.Usagef("-proxy-trusted: %v", err)
 	}
 	cfg.ProxyTrusted = trustedProxies
 	if *format != "console" && *format != "json" {
-		fmt.Fprintf(stderr, "campfire %s: -log-format %q: want console or json\n", name, *format)
-		return 2
+		return cmd.Usagef("-log-format %q: want console or json", *format)
+	}
+	if cfg.KeepOpen && challenge && cfg.EchoAddr == "" {
+		return cmd.Usagef("-echo-keep-open needs -echo-addr: it sets how the echo service beside the server behaves")
 	}
 	if err := cfg.validate(raiseFileLimit()); err != nil {
-		fmt.Fprintf(stderr, "campfire %s: %v\n", name, err)
-		return 2
+		return cmd.Usagef("%v", err)
 	}
 	log, err := newLogger(stderr, level, *format)
 	if err != nil {
-		fmt.Fprintf(stderr, "campfire %s: %v\n", name, err)
-		return 1
+		return cmd.Errorf("%v", err)
 	}
 	defer func() { _ = log.Sync() }()
 	if *cpuprofile != "" {
@@ -123,29 +136,6 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 		log.Error("server stopped unexpectedly", zap.Error(s.Err()))
 		return 1
 	}
-}
-
-// parseFlags parses args. On -h it prints the usage to stdout and returns
-// 0; on a bad flag flag has printed the error, and the usage follows on
-// stderr with exit code 2. ok is true when the command should run.
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "usage: %s [flags]\n\n", fs.Name())
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(stderr)
-	}
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		usage(stdout)
-		return 0, false
-	case err != nil:
-		usage(stderr)
-		return 2, false
-	}
-	return 0, true
 }
 
 func newLogger(w io.Writer, level zapcore.Level, format string) (*zap.Logger, error) {

@@ -15,6 +15,8 @@ func TestCommandHelp(t *testing.T) {
 		name string
 		run  func(args []string, stdout, stderr *bytes.Buffer) int
 		want []string // every flag, with its default where it has one
+		// wantNot are words that do not belong in this command's -h.
+		wantNot []string
 	}{
 		{
 			name: "serve",
@@ -41,6 +43,7 @@ func TestCommandHelp(t *testing.T) {
 				"-keep-open",
 				"-max-pending", "-idle", "-max-conns", "-grace", "-log-level", "-log-format", "-cpuprofile",
 			},
+			wantNot: []string{"the camp", "-ids", "-echo-addr"},
 		},
 	}
 	for _, tt := range tests {
@@ -54,6 +57,11 @@ func TestCommandHelp(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("-h output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(out, w) {
+					t.Errorf("-h output holds %q:\n%s", w, out)
 				}
 			}
 			if stderr.Len() > 0 {
@@ -79,6 +87,7 @@ func TestCommandBadFlags(t *testing.T) {
 		{name: "negative max conns", give: []string{"-max-conns", "-1"}, want: "max conns -1: must not be negative"},
 		{name: "unknown flag", give: []string{"-port", "1"}, want: "flag provided but not defined: -port"},
 		{name: "stray argument", give: []string{"now"}, want: `unexpected argument "now"`},
+		{name: "echo-keep-open alone", give: []string{"-echo-keep-open"}, want: "-echo-keep-open needs -echo-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
