@@ -3,6 +3,9 @@
 GO       ?= go
 BIN      := bin/campfire
 FUZZTIME ?= 30s
+# VCS stamps the git revision into the binary (campfire version) even where
+# GOFLAGS turns it off.
+VCS      := -buildvcs=auto
 PKGS     := ./...
 
 .PHONY: all run build install test tools fmt-check vet fuzz bench compare cover screenshot clean
@@ -13,12 +16,12 @@ run:
 	$(GO) run . serve -addr 0.0.0.0:2022
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build $(VCS) -o $(BIN) .
 
 # install puts the campfire command where go install puts commands ($GOBIN,
 # else $GOPATH/bin), says where, and says so when that is not on PATH.
 install:
-	$(GO) install .
+	$(GO) install $(VCS) .
 	@dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
 	echo "installed $$dir/campfire"; \
 	case ":$$PATH:" in \

@@ -9,6 +9,7 @@ import (
 
 	"campfire/bench"
 	"campfire/client"
+	"campfire/internal/version"
 	"campfire/server"
 )
 
@@ -19,6 +20,7 @@ commands:
   echo     run the echo service, by default on 0.0.0.0:2022
   client   check in from a terminal
   bench    load-test a server and report throughput, latency and memory
+  version  print the version of this build
 
 Run 'campfire <command> -h' for the flags of a command. The protocol is
 described in docs/PROTOCOL.md.
@@ -42,6 +44,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return bench.Main(args[1:], stdout, stderr)
 	case "client":
 		return client.Main(args[1:], stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version.Get())
+		return 0
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

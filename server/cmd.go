@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"campfire/internal/cli"
+	"campfire/internal/envflag"
+	"campfire/server/web"
 )
 
 // Serve is the serve command: it runs the challenge service until SIGINT or
@@ -75,9 +77,16 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")
 	format := fs.String("log-format", "console", "log format: console or json")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until shutdown")
-	if code, ok := cmd.Parse(args); !ok {
+	if challenge {
+		fs.StringVar(&cfg.HTTPAddr, "http-addr", web.DefaultAddr,
+			"side port for /metrics, /healthz, /api/camp and the live camp page, `HOST:PORT` (empty: none; the default, if taken, only warns)")
+	}
+	// Every flag may also come from the environment as CAMPFIRE_<FLAG>;
+	// the command line wins.
+	if code, ok := cmd.ParseEnv(args, "CAMPFIRE", os.LookupEnv); !ok {
 		return code
 	}
+	cfg.HTTPExplicit = envflag.IsSet(fs, "http-addr")
 	trustedProxies, err := ParsePrefixes(*trustedFlag)
 	if err != nil {
 		return cmd.Usagef("-proxy-trusted: %v", err)

@@ -122,3 +122,43 @@ func TestCommandBadFlags(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandEnv: every flag of serve may come from the environment as
+// CAMPFIRE_<FLAG>; a bad value there is the same mistake as a bad flag,
+// and the command line wins over the environment.
+func TestCommandEnv(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{
+			name: "bad value", env: map[string]string{"CAMPFIRE_IDLE": "soon"},
+			wantCode: 2, wantErr: `campfire serve: invalid value "soon" for flag -idle from CAMPFIRE_IDLE`,
+		},
+		{
+			name: "the command line wins", env: map[string]string{"CAMPFIRE_LOG_FORMAT": "xml"},
+			args: []string{"-log-format", "yaml"}, wantCode: 2, wantErr: `-log-format "yaml": want console or json`,
+		},
+		{
+			name: "taken from the environment", env: map[string]string{"CAMPFIRE_LOG_FORMAT": "xml"},
+			wantCode: 2, wantErr: `-log-format "xml": want console or json`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := server.Serve(tt.args, &stdout, &stderr); code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("stderr %q, want %q", stderr.String(), tt.wantErr)
+			}
+		})
+	}
+}

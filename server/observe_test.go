@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -234,6 +235,37 @@ func (c *client) skipToEvent(name string) frame {
 	for {
 		if f := c.next(); func() bool { n, _ := f.event(); return n == name }() {
 			return f
+		}
+	}
+}
+
+// TestSidePortTaken: a side port address that is taken is an error when
+// the operator chose it, and only a warning (the camp serves without a
+// side port) when it is the default.
+func TestSidePortTaken(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, explicit := range []bool{false, true} {
+		cfg := server.DefaultConfig()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.HTTPAddr = busy.Addr().String()
+		cfg.HTTPExplicit = explicit
+		s, err := server.Start(cfg, zaptest.NewLogger(t))
+		switch {
+		case explicit && err == nil:
+			shutdown(t, s)
+			t.Error("an explicit side port that is taken did not fail the start")
+		case !explicit && err != nil:
+			t.Errorf("the default side port taken failed the start: %v", err)
+		case !explicit:
+			if got := s.HTTPAddr(); got != "" {
+				t.Errorf("side port %q, want none", got)
+			}
+			shutdown(t, s)
 		}
 	}
 }

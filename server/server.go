@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"campfire/internal/version"
 	"campfire/server/metrics"
 	"campfire/server/web"
-	"campfire/version"
 )
 
 // Server is a running challenge service, with the echo service beside it if

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"campfire/internal/envflag"
+	"campfire/internal/version"
 )
 
 // Exit codes every command uses.
@@ -26,6 +29,7 @@ type Command struct {
 	Flags *flag.FlagSet
 
 	stdout, stderr io.Writer
+	version        *bool
 }
 
 // New returns a command called name ("campfire serve") with an empty flag
@@ -36,7 +40,9 @@ func New(name, about string, stdout, stderr io.Writer) *Command {
 	// the error it returns, in the one form every command uses.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &Command{Name: name, About: about, Flags: fs, stdout: stdout, stderr: stderr}
+	c := &Command{Name: name, About: about, Flags: fs, stdout: stdout, stderr: stderr}
+	c.version = fs.Bool("version", false, "print the version of this build and exit")
+	return c
 }
 
 // Parse parses args, which must be flags only. On -h it prints the usage to
@@ -52,6 +58,23 @@ func (c *Command) Parse(args []string) (code int, ok bool) {
 		return c.Usagef("%v", err), false
 	case c.Flags.NArg() > 0:
 		return c.Usagef("unexpected argument %q (flags only)", c.Flags.Arg(0)), false
+	case *c.version:
+		fmt.Fprintln(c.stdout, version.Get())
+		return ExitOK, false
+	}
+	return ExitOK, true
+}
+
+// ParseEnv is Parse, then every flag not given on the command line is
+// taken from the environment as PREFIX_FLAG (CAMPFIRE_HTTP_ADDR for
+// -http-addr); the command line wins, and a bad value in the environment
+// is the same mistake as a bad flag.
+func (c *Command) ParseEnv(args []string, prefix string, lookup func(string) (string, bool)) (code int, ok bool) {
+	if code, ok := c.Parse(args); !ok {
+		return code, ok
+	}
+	if err := envflag.FromEnv(c.Flags, prefix, lookup); err != nil {
+		return c.Usagef("%v", err), false
 	}
 	return ExitOK, true
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"campfire/internal/version"
 	"campfire/protocol"
-	"campfire/version"
 )
 
 // The binding metric names.

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"campfire/internal/version"
 	"campfire/protocol"
-	"campfire/version"
 )
 
 var testReasons = []string{"client closed", "checkout", "bad frame", "idle", "slow consumer", "shutdown"}

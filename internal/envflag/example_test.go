@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"campfire/server/envflag"
+	"campfire/internal/envflag"
 )
 
 func ExampleFromEnv() {
