@@ -152,6 +152,12 @@ func (c *Camp[P]) SetDraining(on bool) { c.draining = on }
 // Len is the number of checked-in campers.
 func (c *Camp[P]) Len() int { return len(c.byConn) }
 
+// In reports whether a camper is checked in on connection p.
+func (c *Camp[P]) In(p P) bool {
+	_, ok := c.byConn[p]
+	return ok
+}
+
 // Groups is the number of non-empty groups.
 func (c *Camp[P]) Groups() int { return c.live }
 
