@@ -175,7 +175,7 @@ func (p *Parser) Parse(buf []byte, f *Frame) (n int, ok bool, err error) {
 		copied := p.copying()
 		switch p.phase {
 		case phaseStart:
-			if len(bytes.Trim(content, " \t")) == 0 {
+			if len(trimBlanks(content)) == 0 {
 				p.reset()
 				return p.consumed(next), false, nil
 			}
@@ -435,19 +435,30 @@ func splitHeader(line []byte) (name, value []byte, ok bool) {
 			return nil, nil, false
 		}
 	}
-	value = bytes.Trim(value, " \t")
-	if value == nil {
-		// bytes.Trim returns nil for an empty or blank value; a header that
-		// is present but empty (Id:) must not look absent.
-		value = line[len(line):]
+	// A header that is present but empty (Id:) must not look absent:
+	// trimBlanks keeps value's memory, never nil.
+	return name, trimBlanks(value), true
+}
+
+// trimBlanks returns b without leading and trailing spaces and tabs, a
+// slice of b (empty, not nil, if b is blank and not nil). It is
+// bytes.Trim(b, " \t") without the character set that call builds each
+// time, which cost a third of cutting a frame.
+func trimBlanks(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && (b[i] == ' ' || b[i] == '\t') {
+		i++
 	}
-	return name, value, true
+	for j > i && (b[j-1] == ' ' || b[j-1] == '\t') {
+		j--
+	}
+	return b[i:j]
 }
 
 func hasVersionSuffix(line []byte) bool {
 	n := len(line) - len(Version)
 	return n > 0 && (line[n-1] == ' ' || line[n-1] == '\t') && string(line[n:]) == Version &&
-		len(bytes.Trim(line[:n], " \t")) > 0
+		len(trimBlanks(line[:n])) > 0
 }
 
 func hasVersionPrefix(line []byte) bool {
