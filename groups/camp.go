@@ -2,7 +2,9 @@ package groups
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"campfire/protocol"
@@ -222,7 +224,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.close = true
 		c.checkout(me)
 	case protocol.MethodMission:
-		c.mission(cmd.Day)
+		c.mission(cmd.Day, req.Args)
 	case protocol.MethodPeerSession:
 		c.peerSession(me, cmd.Max)
 	case protocol.MethodComplete:
@@ -335,11 +337,16 @@ func (c *Camp[P]) checkout(id protocol.CampID) {
 	c.change = Change{Kind: ChangeCheckout, ID: id, Group: num}
 }
 
-// mission answers with the keywords of day.
-func (c *Camp[P]) mission(day int) {
+// mission answers with the keywords of day; typed is the day as sent.
+func (c *Camp[P]) mission(day int, typed []byte) {
 	kw := missionKeywords(day)
 	if kw == "" {
-		c.fail(protocol.StatusNotFound, "no mission for day "+strconv.Itoa(day))
+		n := strconv.Itoa(day)
+		if day == math.MaxInt || day == -math.MaxInt {
+			// Too large for int: name the number as it was typed.
+			n = strings.TrimLeft(strings.TrimPrefix(strings.ToLower(string(typed)), "day"), " \t")
+		}
+		c.fail(protocol.StatusNotFound, "no mission for day "+n)
 		return
 	}
 	c.status(protocol.StatusOK)
