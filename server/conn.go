@@ -36,7 +36,7 @@ type conn[X any] struct {
 	out *[]byte
 	// remote is the socket's remote address, kept because gc is gone after
 	// OnClose and other loops must not read gc at all.
-	remote net.Addr
+	remote *net.TCPAddr
 	// peer is what is known of the client beyond the socket (a PROXY
 	// header's address, the per-IP count); nil for most connections.
 	peer *peerAddr

@@ -13,8 +13,8 @@ func TestConnSize(t *testing.T) {
 	if got := unsafe.Sizeof(echoConn{}); got > 128 {
 		t.Errorf("echo conn is %d bytes, want at most 128", got)
 	}
-	if got := unsafe.Sizeof(campConn{}); got > 192 {
-		t.Errorf("camp conn is %d bytes, want at most 192", got)
+	if got := unsafe.Sizeof(campConn{}); got > 176 {
+		t.Errorf("camp conn is %d bytes, want at most 176", got)
 	}
 }
 

@@ -285,7 +285,8 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return r.refuse(false)
 	}
 	now := time.Now().UnixNano()
-	c := &conn[X]{gc: gc, remote: gc.RemoteAddr(), loop: l.idx, state: stateOpen, seen: now, opened: now}
+	tcp, _ := gc.RemoteAddr().(*net.TCPAddr)
+	c := &conn[X]{gc: gc, remote: tcp, loop: l.idx, state: stateOpen, seen: now, opened: now}
 	if r.proxyTrusted != nil {
 		// Until its header has arrived the connection's address is the
 		// proxy's: the per-IP cap and the open log wait for the header.
@@ -654,7 +655,7 @@ func remoteAddr[X any](c *conn[X]) addrString {
 	if c.peer != nil && c.peer.addr.IsValid() {
 		return addrString{ap: c.peer.addr}
 	}
-	return addrString{a: c.remote}
+	return addrString{tcp: c.remote}
 }
 
 // remoteIP is the client's IP, for the per-IP cap.
@@ -662,8 +663,8 @@ func remoteIP[X any](c *conn[X]) netip.Addr {
 	if c.peer != nil && c.peer.addr.IsValid() {
 		return c.peer.addr.Addr()
 	}
-	if a, ok := c.remote.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(a.IP)
+	if c.remote != nil {
+		ip, _ := netip.AddrFromSlice(c.remote.IP)
 		return ip.Unmap()
 	}
 	return netip.Addr{}
@@ -672,16 +673,16 @@ func remoteIP[X any](c *conn[X]) netip.Addr {
 // addrString prints an address for the log without formatting it unless
 // the line is written.
 type addrString struct {
-	a  net.Addr
-	ap netip.AddrPort
+	tcp *net.TCPAddr
+	ap  netip.AddrPort
 }
 
 func (s addrString) String() string {
 	switch {
 	case s.ap.IsValid():
 		return s.ap.String()
-	case s.a != nil:
-		return s.a.String()
+	case s.tcp != nil:
+		return s.tcp.String()
 	}
 	return "unknown"
 }
