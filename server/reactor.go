@@ -104,7 +104,7 @@ type loop[X any] struct {
 	idx         uint8
 	active      connList[X]     // stateOpen, by last input
 	lingering   connList[X]     // stateLinger, by when lingering began
-	frames      connList[X]     // stateOpen with a partial frame, by when it began
+	framing     int             // open conns with a partial frame (begun != 0)
 	paused      []pausedConn[X] // stateOpen, input paused on the output limit
 	drained     []*conn[X]      // said goodbye to, the service not told yet
 	pausedSpare []pausedConn[X]
@@ -165,7 +165,6 @@ func (r *reactor[X]) loopOf(gc gnet.Conn) *loop[X] {
 		}
 	}
 	l := &loop[X]{r: r, el: el, idx: uint8(n)}
-	l.frames.frames = true
 	if r.onLoop != nil {
 		r.onLoop(l)
 	}
@@ -471,18 +470,25 @@ func (l *loop[X]) sweep() {
 	for c := l.active.head; c != nil && c.seen <= idleBefore; c = l.active.head {
 		l.abort(c, closeIdle, now)
 	}
+	// Stale frames: a partial frame is rare between reads, so this walks
+	// the open connections only while some have one (a list of its own
+	// would cost every connection two more pointers).
 	frameBefore := now.Add(-lim.frameTimeout).UnixNano()
-	for c := l.frames.head; c != nil && c.begun <= frameBefore; c = l.frames.head {
-		if c.peer != nil && c.peer.pending {
-			// A PROXY header that never came: not a client, no reply.
-			l.abort(c, closeBadProxy, now)
-			continue
+	for c := l.active.head; c != nil && l.framing > 0; {
+		next := c.next
+		if c.begun != 0 && c.begun <= frameBefore {
+			if c.peer != nil && c.peer.pending {
+				// A PROXY header that never came: not a client, no reply.
+				l.abort(c, closeBadProxy, now)
+			} else {
+				l.r.svc.frameTimeout(l, c, now)
+				if c.begun != 0 && c.state == stateOpen {
+					// The service must end it; never leave it be.
+					l.abort(c, closeFrameTimeout, now)
+				}
+			}
 		}
-		l.r.svc.frameTimeout(l, c, now)
-		if c.begun != 0 && c.state == stateOpen {
-			// The service must end it; never loop on the same conn.
-			l.abort(c, closeFrameTimeout, now)
-		}
+		c = next
 	}
 	l.sweepPaused(now)
 	lingerBefore := now.Add(-lim.linger).UnixNano()
@@ -575,7 +581,7 @@ func (l *loop[X]) abort(c *conn[X], why closeReason, now time.Time) {
 func (l *loop[X]) leaveOpen(c *conn[X], why closeReason) {
 	l.active.remove(c)
 	if c.begun != 0 {
-		l.frames.remove(c)
+		l.framing--
 		c.begun = 0
 	}
 	if c.paused {
@@ -591,15 +597,14 @@ func (l *loop[X]) partial(c *conn[X], begun, fresh bool, now time.Time) {
 	switch {
 	case !begun:
 		if c.begun != 0 {
-			l.frames.remove(c)
+			l.framing--
 			c.begun = 0
 		}
 	case c.begun == 0:
 		c.begun = now.UnixNano()
-		l.frames.pushBack(c)
+		l.framing++
 	case fresh:
 		c.begun = now.UnixNano()
-		l.frames.moveToBack(c)
 	}
 }
 
