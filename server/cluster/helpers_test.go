@@ -135,6 +135,7 @@ func testLogger(t testing.TB) *zap.Logger {
 // rec is an entry as a replica saw it.
 type rec struct {
 	seq   uint64
+	at    time.Time
 	kind  Kind
 	node  string
 	epoch uint64
@@ -188,7 +189,7 @@ func (r *recorder) Apply(b Batch) {
 		if e.Seq <= r.seq || e.Seq > b.Seq || len(r.entries) > 0 && e.Seq < r.entries[len(r.entries)-1].seq {
 			panic(fmt.Sprintf("%s: entry at %d in a batch up to %d, after %d", r.n.Name(), e.Seq, b.Seq, r.seq))
 		}
-		r.entries = append(r.entries, rec{e.Seq, e.Kind, e.Node, e.Epoch, string(e.Data)})
+		r.entries = append(r.entries, rec{e.Seq, e.Time, e.Kind, e.Node, e.Epoch, string(e.Data)})
 		h := sha256.New()
 		h.Write(r.digest[:])
 		fmt.Fprintf(h, "%d %s %d %q", e.Kind, e.Node, e.Epoch, e.Data)
@@ -283,4 +284,41 @@ func poll(t testing.TB, what string, f func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// publishRaw appends a hand-made log message through n's connection, as
+// node name at epoch would.
+func publishRaw(t testing.TB, n *Node, name string, epoch uint64, kind Kind, body []byte) {
+	t.Helper()
+	msg := appendEntry(appendHeader(nil, name, epoch), kind, body)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := n.js.Publish(ctx, n.subjLog, msg); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// streamInfo returns the log's state and leader.
+func streamInfo(t testing.TB, n *Node) (first, last uint64, leader string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := n.stream.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	if info.Cluster != nil {
+		leader = info.Cluster.Leader
+	}
+	return info.State.FirstSeq, info.State.LastSeq, leader
+}
+
+// find returns the first entry of kind about node at epoch.
+func (r *recorder) find(kind Kind, node string, epoch uint64) (rec, bool) {
+	for _, e := range r.entries {
+		if e.kind == kind && e.node == node && e.epoch == epoch {
+			return e, true
+		}
+	}
+	return rec{}, false
 }

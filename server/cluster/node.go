@@ -330,7 +330,7 @@ const (
 )
 
 func (n *Node) tryEnsureLog(ctx context.Context, want jetstream.StreamConfig, storage jetstream.StorageType) error {
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := n.js.Stream(actx, n.streamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
