@@ -283,4 +283,3 @@ func (p *proxy) up() {
 	}
 	p.serve(ln)
 }
-
