@@ -25,7 +25,7 @@ func runNATS(t testing.TB, withJetStream bool) *natsserver.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.SetLoggerV2(natsLogger{testLogger(t).Named("external").Sugar()}, false, false, false)
+	ns.SetLoggerV2(natsLogger{s: testLogger(t).Named("external").Sugar()}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("external NATS server not ready")

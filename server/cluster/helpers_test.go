@@ -82,11 +82,28 @@ type member struct {
 	rec *recorder
 }
 
-// open opens and starts nodes i… of s at once (JetStream forms only when
-// enough of them are up) and stops them at the end of the test.
+// open opens and starts nodes i… of s at once, each with a recorder, and
+// stops them at the end of the test.
 func (s *spec) open(t testing.TB, idx ...int) []*member {
 	t.Helper()
+	recs := make([]*recorder, len(idx))
+	nodes := s.openWith(t, func(k int, n *Node) Handler {
+		recs[k] = newRecorder(n)
+		return recs[k]
+	}, idx...)
 	out := make([]*member, len(idx))
+	for k, n := range nodes {
+		out[k] = &member{n, recs[k]}
+	}
+	return out
+}
+
+// openWith opens and starts nodes i… of s at once (JetStream forms only
+// when enough of them are up), with handlers made by mk, and stops them at
+// the end of the test.
+func (s *spec) openWith(t testing.TB, mk func(k int, n *Node) Handler, idx ...int) []*Node {
+	t.Helper()
+	out := make([]*Node, len(idx))
 	errs := make([]error, len(idx))
 	var wg sync.WaitGroup
 	for k, i := range idx {
@@ -98,31 +115,26 @@ func (s *spec) open(t testing.TB, idx ...int) []*member {
 				errs[k] = fmt.Errorf("open %s: %w", cfg.Node, err)
 				return
 			}
-			rec := newRecorder(n)
-			if err := n.Start(context.Background(), rec); err != nil {
+			t.Cleanup(func() { closeNode(t, n) })
+			if err := n.Start(context.Background(), mk(k, n)); err != nil {
 				errs[k] = fmt.Errorf("start %s: %w", cfg.Node, err)
 				return
 			}
-			out[k] = &member{n, rec}
+			out[k] = n
 		})
 	}
 	wg.Wait()
-	for _, m := range out {
-		if m != nil {
-			t.Cleanup(func() { m.close(t) })
-		}
-	}
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func (m *member) close(t testing.TB) {
+func closeNode(t testing.TB, n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.Close(ctx); err != nil {
-		t.Logf("close %s: %v", m.Name(), err)
+	if err := n.Close(ctx); err != nil {
+		t.Logf("close %s: %v", n.Name(), err)
 	}
 }
 

@@ -526,12 +526,13 @@ func (n *Node) fail(err error) {
 // first, after stopping everything anyway.
 func (n *Node) Close(ctx context.Context) error {
 	var err error
-	if n.started && n.active.Load() {
-		n.leaving.Store(true)
+	member := n.active.Load()
+	n.leaving.Store(true)
+	n.pub.refuse()
+	if n.started && member {
 		n.pub.appendControl(KindNodeDown, nodeDownBody(n.cfg.Node, n.epoch.Load()))
 		err = n.pub.drain(ctx)
 	}
-	n.leaving.Store(true)
 	n.shutdown()
 	return err
 }
