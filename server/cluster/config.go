@@ -226,12 +226,7 @@ func (c *Config) resolveExternal(p *plan) error {
 	}
 	for _, s := range c.NATS {
 		u, err := url.Parse(s)
-		if err != nil {
-			return fmt.Errorf("-nats %q: %w", s, err)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
+		if err != nil || u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss" {
 			return fmt.Errorf("-nats %q: want a nats://, tls://, ws:// or wss:// URL", s)
 		}
 		if u.Hostname() == "" {

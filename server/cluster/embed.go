@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -53,7 +54,12 @@ func startEmbedded(cfg *Config, p *plan, log *zap.Logger) (*embedded, error) {
 		ConnectErrorReports:   60,
 		ReconnectErrorReports: 60,
 	}
-	clustered := p.routePort != 0 || p.routeHost != ""
+	// nats-server refuses clustered JetStream without routes to others:
+	// a node alone runs a standalone server.
+	clustered := len(p.routes) > 0
+	if !clustered && cfg.RouteListen != "" {
+		log.Info("no other node in -nats-routes: running alone, -nats-route-listen unused")
+	}
 	if !p.listen {
 		if clustered {
 			// nats-server's routing waits for the client listener to
@@ -78,12 +84,17 @@ func startEmbedded(cfg *Config, p *plan, log *zap.Logger) (*embedded, error) {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
 	nlog := log.Named("nats")
-	ns.SetLoggerV2(natsLogger{nlog.Sugar()}, nlog.Core().Enabled(zapcore.DebugLevel), false, false)
+	fatal := new(atomic.Pointer[string])
+	ns.SetLoggerV2(natsLogger{nlog.Sugar(), fatal}, nlog.Core().Enabled(zapcore.DebugLevel), false, false)
 	e.ns = ns
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		e.shutdown()
-		return nil, fmt.Errorf("nats server %q: not ready after 10s (is %s or %s taken?)", cfg.Node, cfg.NATSListen, cfg.RouteListen)
+		why := "not ready after 10s"
+		if f := fatal.Load(); f != nil {
+			why = *f
+		}
+		return nil, fmt.Errorf("nats server %s: %s", cfg.Node, why)
 	}
 	return e, nil
 }
@@ -107,13 +118,22 @@ func (e *embedded) removeTemp() {
 // warnings (waiting for routes or a leader, normal while a cluster forms)
 // info, its errors (a route to a stopped node refused) warnings. A
 // campfire node reports what matters to it in its own words.
-type natsLogger struct{ s *zap.SugaredLogger }
+type natsLogger struct {
+	s     *zap.SugaredLogger
+	fatal *atomic.Pointer[string] // the last fatal error, for startEmbedded's error
+}
 
 func (l natsLogger) Noticef(format string, v ...any) { l.s.Debugf(trim(format), v...) }
 func (l natsLogger) Warnf(format string, v ...any)   { l.s.Infof(trim(format), v...) }
 func (l natsLogger) Errorf(format string, v ...any)  { l.s.Warnf(trim(format), v...) }
-func (l natsLogger) Fatalf(format string, v ...any)  { l.s.Errorf(trim(format), v...) }
-func (l natsLogger) Debugf(format string, v ...any)  { l.s.Debugf(trim(format), v...) }
-func (l natsLogger) Tracef(string, ...any)           {}
+func (l natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(trim(format), v...)
+	if l.fatal != nil {
+		l.fatal.Store(&msg)
+	}
+	l.s.Error(msg)
+}
+func (l natsLogger) Debugf(format string, v ...any) { l.s.Debugf(trim(format), v...) }
+func (l natsLogger) Tracef(string, ...any)          {}
 
 func trim(format string) string { return strings.TrimRight(format, "\n") }

@@ -82,11 +82,28 @@ type member struct {
 	rec *recorder
 }
 
-// open opens and starts nodes i… of s at once (JetStream forms only when
-// enough of them are up) and stops them at the end of the test.
+// open opens and starts nodes i… of s at once, each with a recorder, and
+// stops them at the end of the test.
 func (s *spec) open(t testing.TB, idx ...int) []*member {
 	t.Helper()
+	recs := make([]*recorder, len(idx))
+	nodes := s.openWith(t, func(k int, n *Node) Handler {
+		recs[k] = newRecorder(n)
+		return recs[k]
+	}, idx...)
 	out := make([]*member, len(idx))
+	for k, n := range nodes {
+		out[k] = &member{n, recs[k]}
+	}
+	return out
+}
+
+// openWith opens and starts nodes i… of s at once (JetStream forms only
+// when enough of them are up), with handlers made by mk, and stops them at
+// the end of the test.
+func (s *spec) openWith(t testing.TB, mk func(k int, n *Node) Handler, idx ...int) []*Node {
+	t.Helper()
+	out := make([]*Node, len(idx))
 	errs := make([]error, len(idx))
 	var wg sync.WaitGroup
 	for k, i := range idx {
@@ -98,31 +115,26 @@ func (s *spec) open(t testing.TB, idx ...int) []*member {
 				errs[k] = fmt.Errorf("open %s: %w", cfg.Node, err)
 				return
 			}
-			rec := newRecorder(n)
-			if err := n.Start(context.Background(), rec); err != nil {
+			t.Cleanup(func() { closeNode(t, n) })
+			if err := n.Start(context.Background(), mk(k, n)); err != nil {
 				errs[k] = fmt.Errorf("start %s: %w", cfg.Node, err)
 				return
 			}
-			out[k] = &member{n, rec}
+			out[k] = n
 		})
 	}
 	wg.Wait()
-	for _, m := range out {
-		if m != nil {
-			t.Cleanup(func() { m.close(t) })
-		}
-	}
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func (m *member) close(t testing.TB) {
+func closeNode(t testing.TB, n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.Close(ctx); err != nil {
-		t.Logf("close %s: %v", m.Name(), err)
+	if err := n.Close(ctx); err != nil {
+		t.Logf("close %s: %v", n.Name(), err)
 	}
 }
 
@@ -135,6 +147,7 @@ func testLogger(t testing.TB) *zap.Logger {
 // rec is an entry as a replica saw it.
 type rec struct {
 	seq   uint64
+	at    time.Time
 	kind  Kind
 	node  string
 	epoch uint64
@@ -188,7 +201,7 @@ func (r *recorder) Apply(b Batch) {
 		if e.Seq <= r.seq || e.Seq > b.Seq || len(r.entries) > 0 && e.Seq < r.entries[len(r.entries)-1].seq {
 			panic(fmt.Sprintf("%s: entry at %d in a batch up to %d, after %d", r.n.Name(), e.Seq, b.Seq, r.seq))
 		}
-		r.entries = append(r.entries, rec{e.Seq, e.Kind, e.Node, e.Epoch, string(e.Data)})
+		r.entries = append(r.entries, rec{e.Seq, e.Time, e.Kind, e.Node, e.Epoch, string(e.Data)})
 		h := sha256.New()
 		h.Write(r.digest[:])
 		fmt.Fprintf(h, "%d %s %d %q", e.Kind, e.Node, e.Epoch, e.Data)
@@ -283,4 +296,41 @@ func poll(t testing.TB, what string, f func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// publishRaw appends a hand-made log message through n's connection, as
+// node name at epoch would.
+func publishRaw(t testing.TB, n *Node, name string, epoch uint64, kind Kind, body []byte) {
+	t.Helper()
+	msg := appendEntry(appendHeader(nil, name, epoch), kind, body)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := n.js.Publish(ctx, n.subjLog, msg); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// streamInfo returns the log's state and leader.
+func streamInfo(t testing.TB, n *Node) (first, last uint64, leader string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := n.stream.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	if info.Cluster != nil {
+		leader = info.Cluster.Leader
+	}
+	return info.State.FirstSeq, info.State.LastSeq, leader
+}
+
+// find returns the first entry of kind about node at epoch.
+func (r *recorder) find(kind Kind, node string, epoch uint64) (rec, bool) {
+	for _, e := range r.entries {
+		if e.kind == kind && e.node == node && e.epoch == epoch {
+			return e, true
+		}
+	}
+	return rec{}, false
 }

@@ -160,8 +160,8 @@ func (m *monitor) minApplied(n *Node) uint64 {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, b := range m.beats {
-		if now.Sub(b.at) <= n.cfg.NodeTimeout {
+	for name, b := range m.beats {
+		if name != n.cfg.Node && now.Sub(b.at) <= n.cfg.NodeTimeout {
 			low = min(low, b.applied)
 		}
 	}

@@ -31,6 +31,8 @@ var (
 	ErrDeclaredDown = errors.New("cluster: the log declares this node down")
 	// ErrReplaced: another process joined the camp under this node's name.
 	ErrReplaced = errors.New("cluster: another process joined under this node's name")
+	// ErrNoJetStream: the external NATS does not answer JetStream requests.
+	ErrNoJetStream = errors.New("cluster: NATS has no JetStream (start nats-server with -js)")
 )
 
 // MismatchError says that this node's configuration differs from the one
@@ -187,13 +189,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	n.q.init()
 	n.mon.init()
 	if err := n.connect(ctx); err != nil {
-		n.cancel()
-		n.closeConn()
+		n.abandon()
 		return nil, err
 	}
 	if err := n.ensureLog(ctx); err != nil {
-		n.cancel()
-		n.closeConn()
+		n.abandon()
 		return nil, err
 	}
 	n.log.Info("connected to the cluster",
@@ -303,14 +303,24 @@ func (n *Node) ensureLog(ctx context.Context) error {
 		Metadata:    map[string]string{metaCamp: n.cfg.Camp, metaFormat: fmt.Sprint(wireVersion)},
 	}
 	var last error
+	var noJetStream time.Time // since when an external NATS has not answered JetStream requests
 	for attempt := 0; ; attempt++ {
 		err := n.tryEnsureLog(ctx, want, storage)
 		if err == nil {
 			return nil
 		}
 		var mismatch *MismatchError
-		if errors.As(err, &mismatch) || !n.plan.embedded && errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		if errors.As(err, &mismatch) {
 			return err
+		}
+		if !n.plan.embedded && (errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders)) {
+			if noJetStream.IsZero() {
+				noJetStream = time.Now()
+			} else if time.Since(noJetStream) > noJetStreamWait {
+				return fmt.Errorf("%w: %s: %w", ErrNoJetStream, n.nc.ConnectedUrlRedacted(), err)
+			}
+		} else {
+			noJetStream = time.Time{}
 		}
 		if last == nil || err.Error() != last.Error() {
 			n.log.Info("waiting for the cluster's JetStream", zap.Error(err))
@@ -324,13 +334,19 @@ func (n *Node) ensureLog(ctx context.Context) error {
 	}
 }
 
+// noJetStreamWait is how long an external NATS may leave JetStream
+// requests unanswered before Open gives up: long enough for a server that
+// is still starting, short enough for a clear error about a NATS without
+// JetStream.
+const noJetStreamWait = 2 * time.Second
+
 const (
 	metaCamp   = "campfire.camp"
 	metaFormat = "campfire.format"
 )
 
 func (n *Node) tryEnsureLog(ctx context.Context, want jetstream.StreamConfig, storage jetstream.StorageType) error {
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := n.js.Stream(actx, n.streamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -510,12 +526,13 @@ func (n *Node) fail(err error) {
 // first, after stopping everything anyway.
 func (n *Node) Close(ctx context.Context) error {
 	var err error
-	if n.started && n.active.Load() {
-		n.leaving.Store(true)
+	member := n.active.Load()
+	n.leaving.Store(true)
+	n.pub.refuse()
+	if n.started && member {
 		n.pub.appendControl(KindNodeDown, nodeDownBody(n.cfg.Node, n.epoch.Load()))
 		err = n.pub.drain(ctx)
 	}
-	n.leaving.Store(true)
 	n.shutdown()
 	return err
 }
@@ -541,6 +558,13 @@ func (n *Node) shutdown() {
 		n.closeConn()
 		n.log.Info("left the cluster")
 	})
+}
+
+// abandon undoes a failed Open.
+func (n *Node) abandon() {
+	n.leaving.Store(true)
+	n.cancel()
+	n.closeConn()
 }
 
 func (n *Node) closeConn() {

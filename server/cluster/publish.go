@@ -315,11 +315,16 @@ func (p *publisher) checkIdle() {
 	}
 }
 
-// drain refuses new appends and waits until every appended entry is
-// settled, or ctx ends.
-func (p *publisher) drain(ctx context.Context) error {
+// refuse makes Append fail with ErrClosed from now on.
+func (p *publisher) refuse() {
 	p.mu.Lock()
 	p.closed = true
+	p.mu.Unlock()
+}
+
+// drain waits until every appended entry is settled, or ctx ends.
+func (p *publisher) drain(ctx context.Context) error {
+	p.mu.Lock()
 	p.closeOpen()
 	idle := make(chan struct{})
 	p.idle = idle

@@ -34,7 +34,7 @@ const (
 	// not moved past; each waits loadRetry.
 	maxLoadTries = 50
 	loadRetry    = 100 * time.Millisecond
-	loadTimeout  = 3 * time.Second
+	loadTimeout  = 2 * time.Second
 )
 
 // ErrNoSnapshotDue is returned by SaveSnapshot for a sequence no batch
@@ -58,7 +58,8 @@ type snapshots struct {
 	seq     uint64    // the newest snapshot this node knows of
 	at      time.Time // when it was taken or loaded
 	pending *pendingSnap
-	writing bool
+	writing bool     // a write or trim is running
+	written []uint64 // the snapshots this node wrote and has not deleted
 	wg      sync.WaitGroup
 }
 
@@ -131,19 +132,24 @@ func (n *Node) writeSnapshot(p *pendingSnap, data []byte) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(n.ctx, snapTimeout)
 	defer cancel()
+	defer func() {
+		s.mu.Lock()
+		s.writing = false
+		s.mu.Unlock()
+	}()
 	start := time.Now()
 	head := appendSnapshot(nil, p.seq, p.members, nil)
 	_, err := n.obs.Put(ctx, jetstream.ObjectMeta{Name: snapName(p.seq)}, io.MultiReader(bytes.NewReader(head), bytes.NewReader(data)))
-	s.mu.Lock()
-	s.writing = false
-	if err == nil && p.seq > s.seq {
-		s.seq, s.at = p.seq, start
-	}
-	s.mu.Unlock()
 	if err != nil {
 		n.log.Warn("snapshot not saved", zap.Uint64("seq", p.seq), zap.Error(err))
 		return
 	}
+	s.mu.Lock()
+	if p.seq > s.seq {
+		s.seq, s.at = p.seq, start
+	}
+	s.written = append(s.written, p.seq)
+	s.mu.Unlock()
 	purged, err := n.trimLog(ctx)
 	n.log.Info("snapshot saved", zap.Uint64("seq", p.seq), zap.Int("bytes", len(head)+len(data)),
 		zap.Duration("took", time.Since(start)), zap.Uint64("log cut below", purged), zap.NamedError("trim", err))
@@ -154,9 +160,18 @@ func (n *Node) writeSnapshot(p *pendingSnap, data []byte) {
 // the first sequence left in the log.
 func (n *Node) trimLog(ctx context.Context) (uint64, error) {
 	seqs, err := n.snapshotSeqs(ctx)
-	if err != nil || len(seqs) == 0 {
+	if err != nil {
 		return 0, err
 	}
+	// A listing is read from this node's replica of the store, which may
+	// not show the snapshot just written: add what this node wrote.
+	s := &n.snp
+	s.mu.Lock()
+	seqs = append(seqs, s.written...)
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	s.written = slices.Clone(seqs[max(0, len(seqs)-keepSnapshots):])
+	s.mu.Unlock()
 	for _, seq := range seqs[:max(0, len(seqs)-keepSnapshots)] {
 		if err := n.obs.Delete(ctx, snapName(seq)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return 0, fmt.Errorf("deleting snapshot %d: %w", seq, err)

@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestLateNode starts a node after thousands of entries, once snapshots
+// have let the log be purged: it must start from a snapshot and end with
+// the same replica as the others.
+func TestLateNode(t *testing.T) {
+	const perNode = 2500
+	s := newSpec(t, "a", "b", "c")
+	s.modify = func(cfg *Config) {
+		cfg.Replicas = 2 // the stream lives while c is away
+		cfg.SnapshotEvery = 100
+	}
+	nodes := s.open(t, 0, 1)
+
+	var wg sync.WaitGroup
+	for _, m := range nodes {
+		wg.Go(func() {
+			for i := range perNode {
+				m.Append(uint64(i), fmt.Appendf(nil, "%s-%05d", m.Name(), i))
+				if i%5 == 4 {
+					m.Flush()
+				}
+			}
+			m.Flush()
+		})
+	}
+	wg.Wait()
+	for _, m := range nodes {
+		m.rec.await(t, "all entries", func(r *recorder) bool { return r.count >= 2*perNode })
+	}
+	// Purging waits for a snapshot that every live node has read past:
+	// keep the log moving until one comes.
+	extra := 0
+	poll(t, "log purged behind a snapshot", func() bool {
+		first, _, _ := streamInfo(t, nodes[0].Node)
+		if first > 1 {
+			return true
+		}
+		extra++
+		nodes[0].Append(uint64(extra), fmt.Appendf(nil, "extra-%d", extra))
+		nodes[0].Flush()
+		return false
+	})
+	total := uint64(2*perNode + extra)
+
+	late := s.open(t, 2)[0]
+	late.rec.mu.Lock()
+	restored := late.rec.restored
+	late.rec.mu.Unlock()
+	if restored == 0 {
+		t.Fatal("the late node did not start from a snapshot")
+	}
+	t.Logf("late node restored the snapshot at %d", restored)
+	sameState(t, append(nodes, late))
+	_, count, _ := late.rec.state()
+	if count != total {
+		t.Errorf("late node has %d data entries, want %d", count, total)
+	}
+	var snaps int
+	for _, m := range nodes {
+		m.rec.mu.Lock()
+		snaps += m.rec.snaps
+		m.rec.mu.Unlock()
+	}
+	if snaps == 0 {
+		t.Error("no snapshot was asked for")
+	}
+}
