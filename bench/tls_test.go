@@ -135,6 +135,9 @@ func TestMainTLS(t *testing.T) {
 			if !strings.HasPrefix(stderr.String(), tt.wantStderr) || (tt.wantStderr == "" && stderr.Len() > 0) {
 				t.Errorf("stderr %q, want it to start with %q", stderr.String(), tt.wantStderr)
 			}
+			if n := strings.Count(stderr.String(), tlsflag.Warning); tt.wantStderr == tlsflag.Warning+"\n" && n != 1 {
+				t.Errorf("the warning was said %d times, want once (by the parent, not by each worker)", n)
+			}
 			if tt.wantCode == 0 && !regexp.MustCompile(`(?m)^errors\s+none$`).MatchString(stdout.String()) {
 				t.Errorf("errors in the run:\n%s", stdout.String())
 			}
