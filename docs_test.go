@@ -45,8 +45,9 @@ const exampleWait = 5 * time.Second
 //	<!-- example: NAME [SETTING=VALUE ...] -->
 //
 // with settings max-campers, max-conns, max-conns-per-ip, max-body (ints),
-// frame-timeout (a duration), ids (a range), proxy-protocol (a bool) and
-// proxy-trusted (CIDRs),
+// frame-timeout (a duration), ids (a range), proxy-protocol (a bool),
+// proxy-trusted (CIDRs), service=echo (the echo service instead of CAMP)
+// and keep-open (a bool, for the echo service),
 //
 // and runs against a server of its own, started with those settings. Its
 // blocks are fenced code blocks whose info string is
@@ -54,6 +55,15 @@ const exampleWait = 5 * time.Second
 //	camp-request CONN      bytes a client sends on connection CONN
 //	camp-response CONN     bytes the server sends on CONN, exactly
 //	camp-response CONN closed   the same, then the server closes CONN
+//
+//	camp-shutdown          the server is told to shut down (SIGTERM)
+//
+// A request or response block may end with the word raw: its lines are
+// bytes with CR LF line ends, not frames (the echo service). Either may
+// end with the word bytes: then {N N ...} in the block (decimal byte
+// values, as in a telnet command {255 253 6}) stands for those bytes.
+// They are put in after the frames have been delimited, so they belong in
+// lines, never in a body.
 //
 // CONN names a connection; it is dialed when first named. Blocks are
 // written as frames: every line ends with CRLF on the wire, except that a
@@ -68,6 +78,7 @@ type example struct {
 	name   string
 	line   int // of the marker, for messages
 	cfg    server.Config
+	echo   bool // the echo service, not CAMP
 	blocks []block
 }
 
@@ -76,12 +87,16 @@ type block struct {
 	request bool
 	conn    string
 	closed  bool   // the server closes conn after this response
+	bytes   bool   // {N N ...} in text are byte values
+	raw     bool   // text is lines, not frames
+	stop    bool   // a camp-shutdown block: no conn, no text
 	text    string // as written, LF line ends
 	line    int    // of the opening fence
 }
 
 var (
 	markerRE = regexp.MustCompile(`^<!-- example: (\S+)((?: \S+=\S+)*) -->$`)
+	bytesRE  = regexp.MustCompile(`\{(\d{1,3}(?: \d{1,3})*)\}`)
 	activeRE = regexp.MustCompile(`Active: \d\.\d{3}\r\n`)
 )
 
@@ -94,11 +109,11 @@ func parseExamples(doc string) ([]example, error) {
 		n++
 		line := sc.Text()
 		if m := markerRE.FindStringSubmatch(line); m != nil {
-			cfg, err := exampleConfig(strings.Fields(m[2]))
+			cfg, echo, err := exampleConfig(strings.Fields(m[2]))
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", n, err)
 			}
-			examples = append(examples, example{name: m[1], line: n, cfg: cfg})
+			examples = append(examples, example{name: m[1], line: n, cfg: cfg, echo: echo})
 			continue
 		}
 		if strings.HasPrefix(line, "<!-- example") {
@@ -123,18 +138,35 @@ func parseExamples(doc string) ([]example, error) {
 		if !closed {
 			return nil, fmt.Errorf("line %d: code block never closed", start)
 		}
-		if info[0] != "camp-request" && info[0] != "camp-response" {
+		var b block
+		switch info[0] {
+		case "camp-shutdown":
+			if len(info) > 1 || text.Len() > 0 {
+				return nil, fmt.Errorf("line %d: want an empty ```camp-shutdown block", start)
+			}
+			b = block{stop: true, line: start}
+		case "camp-request", "camp-response":
+			b = block{request: info[0] == "camp-request", text: text.String(), line: start}
+			ok := len(info) >= 2
+			for _, f := range info[min(2, len(info)):] {
+				switch {
+				case f == "bytes" && !b.bytes:
+					b.bytes = true
+				case f == "raw" && !b.raw:
+					b.raw = true
+				case f == "closed" && !b.closed && !b.request:
+					b.closed = true
+				default:
+					ok = false
+				}
+			}
+			if !ok {
+				return nil, fmt.Errorf("line %d: want ```%s CONN%s [raw] [bytes]", start, info[0], map[bool]string{false: " [closed]", true: ""}[b.request])
+			}
+			b.conn = info[1]
+		default:
 			continue
 		}
-		b := block{request: info[0] == "camp-request", text: text.String(), line: start}
-		switch {
-		case len(info) == 2:
-		case len(info) == 3 && info[2] == "closed" && !b.request:
-			b.closed = true
-		default:
-			return nil, fmt.Errorf("line %d: want ```%s CONN%s", start, info[0], map[bool]string{false: " [closed]", true: ""}[b.request])
-		}
-		b.conn = info[1]
 		if len(examples) == 0 {
 			return nil, fmt.Errorf("line %d: %s block before any example marker", start, info[0])
 		}
@@ -146,13 +178,13 @@ func parseExamples(doc string) ([]example, error) {
 
 // exampleConfig is the server configuration of an example: the defaults,
 // on a free loopback port, changed by settings such as max-campers=1.
-func exampleConfig(settings []string) (server.Config, error) {
-	cfg := server.DefaultConfig()
+// echo is true for service=echo.
+func exampleConfig(settings []string) (cfg server.Config, echo bool, err error) {
+	cfg = server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Grace = 2 * time.Second
 	for _, s := range settings {
 		key, value, _ := strings.Cut(s, "=")
-		var err error
 		switch key {
 		case "max-campers":
 			cfg.MaxCampers, err = strconv.Atoi(value)
@@ -170,20 +202,29 @@ func exampleConfig(settings []string) (server.Config, error) {
 			cfg.ProxyProtocol, err = strconv.ParseBool(value)
 		case "proxy-trusted":
 			cfg.ProxyTrusted, err = server.ParsePrefixes(value)
+		case "keep-open":
+			cfg.KeepOpen, err = strconv.ParseBool(value)
+		case "service":
+			if echo = value == "echo"; !echo {
+				err = fmt.Errorf("want echo")
+			}
 		default:
-			return cfg, fmt.Errorf("unknown example setting %q", key)
+			return cfg, false, fmt.Errorf("unknown example setting %q", key)
 		}
 		if err != nil {
-			return cfg, fmt.Errorf("example setting %s: %w", s, err)
+			return cfg, false, fmt.Errorf("example setting %s: %w", s, err)
 		}
 	}
-	return cfg, nil
+	return cfg, echo, nil
 }
 
 // wire turns a block's text into the bytes on the wire, as the comment on
 // example describes. A request body shorter than its Content-Length is
 // sent as far as it goes (an example of a frame cut short).
 func wire(text string, request bool) ([]byte, error) {
+	if text == "" {
+		return nil, nil
+	}
 	var out []byte
 	rest := text
 	line := func() (string, bool) {
@@ -238,16 +279,47 @@ func wire(text string, request bool) ([]byte, error) {
 	return out, nil
 }
 
+// byteValues replaces every {N N ...} in b by those byte values.
+func byteValues(b []byte) ([]byte, error) {
+	var bad error
+	out := bytesRE.ReplaceAllFunc(b, func(m []byte) []byte {
+		var vals []byte
+		for _, f := range strings.Fields(string(m[1 : len(m)-1])) {
+			n, err := strconv.ParseUint(f, 10, 8)
+			if err != nil {
+				bad = fmt.Errorf("byte value %s in %s: %w", f, m, err)
+			}
+			vals = append(vals, byte(n))
+		}
+		return vals
+	})
+	return out, bad
+}
+
 // run plays an example against a server of its own.
 func (ex *example) run(t *testing.T) {
-	s, err := server.Start(ex.cfg, zaptest.NewLogger(t))
+	start := server.Start
+	if ex.echo {
+		start = server.StartEcho
+	}
+	s, err := start(ex.cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	defer func() {
+	// stopped gets the result of Shutdown, called by a camp-shutdown block
+	// or at the end.
+	stopped := make(chan error, 1)
+	shutdown := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
+		stopped <- s.Shutdown(ctx)
+	}
+	stopping := false
+	defer func() {
+		if !stopping {
+			go shutdown()
+		}
+		if err := <-stopped; err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 	}()
@@ -272,7 +344,18 @@ func (ex *example) run(t *testing.T) {
 		return conns[name]
 	}
 	for _, b := range ex.blocks {
-		data, err := wire(b.text, b.request)
+		if b.stop {
+			stopping = true
+			go shutdown()
+			continue
+		}
+		data, err := []byte(strings.ReplaceAll(b.text, "\n", "\r\n")), error(nil)
+		if !b.raw {
+			data, err = wire(b.text, b.request)
+		}
+		if err == nil && b.bytes {
+			data, err = byteValues(data)
+		}
 		if err != nil {
 			t.Fatalf("%s:%d: %v", protocolDoc, b.line, err)
 		}
@@ -292,13 +375,16 @@ func (ex *example) run(t *testing.T) {
 			isClosed[b.conn] = true
 		}
 	}
-	pong := []byte("CAMP/1.0 200 OK\r\n\r\n")
+	ping, pong := []byte("ping\r\n"), []byte("CAMP/1.0 200 OK\r\n\r\n")
+	if ex.echo {
+		pong = ping
+	}
 	for _, name := range order {
 		if isClosed[name] {
 			continue
 		}
 		c := conns[name]
-		if _, err := c.Write([]byte("ping\r\n")); err != nil {
+		if _, err := c.Write(ping); err != nil {
 			t.Fatalf("after the example, ping on %s: %v", name, err)
 		}
 		switch got := readN(t, c, len(pong)); {
@@ -414,6 +500,26 @@ func TestWire(t *testing.T) {
 	}
 }
 
+func TestByteValues(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    string
+		wantErr bool
+	}{
+		{give: "ping\r\n", want: "ping\r\n"},
+		{give: "mission 3{255 244}{255 253 6}", want: "mission 3\xff\xf4\xff\xfd\x06"},
+		{give: "{255 250 24 1 255 240}x", want: "\xff\xfa\x18\x01\xff\xf0x"},
+		{give: "{ 255}{255,1}", want: "{ 255}{255,1}"}, // not the notation: kept
+		{give: "{256}", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := byteValues([]byte(tt.give))
+		if (err != nil) != tt.wantErr || (!tt.wantErr && string(got) != tt.want) {
+			t.Errorf("byteValues(%q) = %q, %v; want %q, error %v", tt.give, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
 func TestParseExamples(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -433,6 +539,16 @@ func TestParseExamples(t *testing.T) {
 		{name: "block outside an example", give: "```camp-request a\nping\n```\n", wantErr: "before any example marker"},
 		{name: "no connection", give: "<!-- example: x -->\n```camp-request\nping\n```\n", wantErr: "want ```camp-request CONN"},
 		{name: "closed request", give: "<!-- example: x -->\n```camp-request a closed\nping\n```\n", wantErr: "want ```camp-request CONN"},
+		{name: "unknown flag", give: "<!-- example: x -->\n```camp-response a open\nping\n```\n", wantErr: "want ```camp-response CONN [closed] [raw] [bytes]"},
+		{name: "shutdown with text", give: "<!-- example: x -->\n```camp-shutdown\nnow\n```\n", wantErr: "want an empty ```camp-shutdown block"},
+		{
+			name: "bytes",
+			give: "<!-- example: t -->\n```camp-request a bytes\nping{255 247}\n```\n```camp-response a closed bytes\n```\n",
+			want: []example{{name: "t", blocks: []block{
+				{request: true, conn: "a", bytes: true, text: "ping{255 247}\n"},
+				{conn: "a", closed: true, bytes: true, text: ""},
+			}}},
+		},
 		{name: "bad setting", give: "<!-- example: x loops=2 -->\n", wantErr: `unknown example setting "loops"`},
 		{name: "bad marker", give: "<!-- example x -->\n", wantErr: "malformed example marker"},
 		{name: "open block", give: "<!-- example: x -->\n```camp-request a\nping\n", wantErr: "never closed"},
@@ -458,7 +574,7 @@ func TestParseExamples(t *testing.T) {
 				}
 				for j, b := range got[i].blocks {
 					w := tt.want[i].blocks[j]
-					if b.request != w.request || b.conn != w.conn || b.closed != w.closed || b.text != w.text {
+					if b.request != w.request || b.conn != w.conn || b.closed != w.closed || b.bytes != w.bytes || b.text != w.text {
 						t.Errorf("block %d = %+v, want %+v", j, b, w)
 					}
 				}

@@ -2,7 +2,9 @@ package groups
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"campfire/protocol"
@@ -152,6 +154,12 @@ func (c *Camp[P]) SetDraining(on bool) { c.draining = on }
 // Len is the number of checked-in campers.
 func (c *Camp[P]) Len() int { return len(c.byConn) }
 
+// In reports whether a camper is checked in on connection p.
+func (c *Camp[P]) In(p P) bool {
+	_, ok := c.byConn[p]
+	return ok
+}
+
 // Groups is the number of non-empty groups.
 func (c *Camp[P]) Groups() int { return c.live }
 
@@ -216,7 +224,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.close = true
 		c.checkout(me)
 	case protocol.MethodMission:
-		c.mission(cmd.Day)
+		c.mission(cmd.Day, req.Args)
 	case protocol.MethodPeerSession:
 		c.peerSession(me, cmd.Max)
 	case protocol.MethodComplete:
@@ -329,11 +337,16 @@ func (c *Camp[P]) checkout(id protocol.CampID) {
 	c.change = Change{Kind: ChangeCheckout, ID: id, Group: num}
 }
 
-// mission answers with the keywords of day.
-func (c *Camp[P]) mission(day int) {
+// mission answers with the keywords of day; typed is the day as sent.
+func (c *Camp[P]) mission(day int, typed []byte) {
 	kw := missionKeywords(day)
 	if kw == "" {
-		c.fail(protocol.StatusNotFound, "no mission for day "+strconv.Itoa(day))
+		n := strconv.Itoa(day)
+		if day == math.MaxInt || day == -math.MaxInt {
+			// Too large for int: name the number as it was typed.
+			n = strings.TrimLeft(strings.TrimPrefix(strings.ToLower(string(typed)), "day"), " \t")
+		}
+		c.fail(protocol.StatusNotFound, "no mission for day "+n)
 		return
 	}
 	c.status(protocol.StatusOK)

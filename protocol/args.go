@@ -230,10 +230,10 @@ func parseDay(args []byte) (int, error) {
 func parseMaxCount(args []byte) (int, error) {
 	b := args
 	if key, value, ok := bytes.Cut(b, []byte{'='}); ok {
-		if !equalFold(bytes.Trim(key, " \t"), "maxcount") {
+		if !equalFold(trimBlanks(key), "maxcount") {
 			return 0, fmt.Errorf("%w: peersession takes N or maxCount=N, not %s", ErrBadArgs, snippet(args))
 		}
-		b = bytes.Trim(value, " \t")
+		b = trimBlanks(value)
 	}
 	n, ok := parseUint(b, MaxPeerSession)
 	if !ok || n < 1 {

@@ -1,7 +1,5 @@
 package protocol
 
-import "bytes"
-
 // Method is a known request. The zero Method is an unknown one (501).
 type Method uint8
 
@@ -125,7 +123,7 @@ func (f *Frame) Request() Request {
 	if f.Full {
 		line = line[:len(line)-len(Version)]
 	}
-	line = bytes.Trim(line, " \t")
+	line = trimBlanks(line)
 	name, args := cutSpace(line)
 	r := Request{Method: LookupMethod(name), Name: name, Args: args, Full: f.Full, Body: f.Body}
 	if id := f.Header(HeaderID); id != nil {
@@ -153,9 +151,10 @@ func validID(id []byte) bool {
 
 // cutSpace splits b at its first run of spaces or tabs; rest is trimmed.
 func cutSpace(b []byte) (first, rest []byte) {
-	i := bytes.IndexAny(b, " \t")
-	if i < 0 {
-		return b, nil
+	for i, c := range b {
+		if c == ' ' || c == '\t' {
+			return b[:i], trimBlanks(b[i:])
+		}
 	}
-	return b[:i], bytes.Trim(b[i:], " \t")
+	return b, nil
 }

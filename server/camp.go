@@ -52,6 +52,7 @@ type campService struct {
 	busy    []byte                    // 503 to a connection while shutting down
 	timeout []byte                    // explanation of a 408
 	maxBody int
+	cluster *clusterCamp // nil unless in cluster mode
 	// maxReply bounds the reply to one request, so that the output limit
 	// can count the replies still in flight.
 	maxReply int
@@ -77,7 +78,15 @@ func newCampService(cfg Config, log *zap.Logger) *campService {
 	// Draining is one transition: the camp refuses check-ins from the
 	// moment the shutdown begins, before anyone is told.
 	s.r.beforeDrain = func(ctx context.Context) {
-		_ = s.r.onLoop0(ctx, func(*campLoop) { s.core.camp.SetDraining(true) })
+		_ = s.r.onLoop0(ctx, func(*campLoop) {
+			if s.cluster != nil {
+				// The replicas must stay equal: this node refuses its own
+				// check-ins instead of marking the shared camp.
+				s.cluster.draining = true
+				return
+			}
+			s.core.camp.SetDraining(true)
+		})
 	}
 	s.r.onLoop = func(l *campLoop) {
 		s.frames[l.idx] = new(protocol.Frame)
@@ -224,7 +233,22 @@ func (s *campService) refusal(busy bool) []byte {
 	return s.full
 }
 
-func (s *campService) endRound(l *campLoop) { s.carrier.endRound(l) }
+func (s *campService) endRound(l *campLoop) {
+	if s.cluster != nil && l.idx == 0 {
+		s.cluster.flush()
+	}
+	s.carrier.endRound(l)
+}
+
+// sequence is the step every carrier takes on the camp's loop: apply the
+// command, or in cluster mode hand it to the log.
+func (s *campService) sequence(cmd *command, now time.Time, out router) {
+	if s.cluster != nil {
+		s.cluster.order(cmd, now, out)
+		return
+	}
+	s.core.apply(cmd, now, out)
+}
 
 func (s *campService) describe(c *campConn) zap.Field {
 	if c.x.camper == 0 {
@@ -286,6 +310,20 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 	case cmdLeave:
 		k.leave(c, now, out)
 	}
+}
+
+// refuse answers a request with 503 without touching the camp.
+func (k *campCore) refuse(c *campConn, id []byte, msg string, parsed int64, out router) {
+	k.errFrame = protocol.AppendError(k.errFrame[:0], protocol.StatusServiceUnavailable, id, msg)
+	k.res = result{c: c, frame: k.errFrame, answer: true, reply: true, parsed: parsed}
+	out.route(&k.res)
+}
+
+// lastError sends c an error as its last reply without touching the camp.
+func (k *campCore) lastError(c *campConn, status int, msg string, why closeReason, parsed int64, out router) {
+	k.errFrame = protocol.AppendError(k.errFrame[:0], status, nil, msg)
+	k.res = result{c: c, frame: k.errFrame, last: why, reply: true, parsed: parsed}
+	out.route(&k.res)
 }
 
 // leave checks c out, if it had checked in.

@@ -74,6 +74,9 @@ type carrier interface {
 	submit(l *campLoop, cmd *command, now time.Time)
 	// endRound passes on what l gathered during a callback.
 	endRound(l *campLoop)
+	// router returns the router of results on loop 0, the camp's, for
+	// results that come from elsewhere than a submit (the cluster's log).
+	router(l0 *campLoop, now time.Time) router
 }
 
 // directCarrier is the carrier of one loop: the camp is right here.
@@ -85,8 +88,12 @@ type directCarrier struct {
 func (d *directCarrier) addLoop(*campLoop) {}
 
 func (d *directCarrier) submit(l *campLoop, cmd *command, now time.Time) {
+	d.s.sequence(cmd, now, d.router(l, now))
+}
+
+func (d *directCarrier) router(l *campLoop, now time.Time) router {
 	d.local = localRouter{s: d.s, l: l, now: now}
-	d.s.core.apply(cmd, now, &d.local)
+	return &d.local
 }
 
 func (d *directCarrier) endRound(*campLoop) {}

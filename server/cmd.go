@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"campfire/internal/cli"
 	"campfire/internal/envflag"
+	"campfire/server/cluster"
 	"campfire/server/web"
 )
 
@@ -77,7 +79,9 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	fs.Var(&level, "log-level", "log level: debug, info, warn or error (default info)")
 	format := fs.String("log-format", "console", "log format: console or json")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until shutdown")
+	ccfg := cluster.DefaultConfig()
 	if challenge {
+		ccfg.RegisterFlags(fs)
 		fs.StringVar(&cfg.HTTPAddr, "http-addr", web.DefaultAddr,
 			"side port for /metrics, /healthz, /api/camp and the live camp page, `HOST:PORT` (empty: none; the default, if taken, only warns)")
 	}
@@ -87,6 +91,12 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 		return code
 	}
 	cfg.HTTPExplicit = envflag.IsSet(fs, "http-addr")
+	if challenge && (ccfg.Cluster != "" || ccfg.Node != "" || clusterFlagSet(fs)) {
+		if err := ccfg.Validate(); err != nil {
+			return cmd.Usagef("%v", err)
+		}
+		cfg.Cluster = &ccfg
+	}
 	trustedProxies, err := ParsePrefixes(*trustedFlag)
 	if err != nil {
 		return cmd.Usagef("-proxy-trusted: %v", err)
@@ -162,4 +172,15 @@ func newLogger(w io.Writer, level zapcore.Level, format string) (*zap.Logger, er
 		return nil, fmt.Errorf("log format %q: want console or json", format)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+}
+
+// clusterFlagSet reports whether a cluster-only flag was given, so that
+// one without -cluster is an error rather than silently ignored.
+func clusterFlagSet(fs *flag.FlagSet) bool {
+	for _, name := range []string{"nats", "nats-listen", "nats-route-listen", "nats-routes", "nats-store", "replicas", "node-timeout", "cluster-timeout"} {
+		if envflag.IsSet(fs, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"campfire/protocol"
+	"campfire/server/cluster"
 	"campfire/server/metrics"
 )
 
@@ -69,6 +70,9 @@ type Config struct {
 	// Metrics, if set, is where the server counts connections, requests,
 	// events and bytes; with a side port and no Metrics, Start makes one.
 	Metrics *metrics.Metrics
+	// Cluster, if set, makes this server one node of a camp spread over
+	// many (cluster mode, ordered by a NATS JetStream log).
+	Cluster *cluster.Config
 	// LogSample samples per-connection log lines (opened, closed, refused,
 	// checked in and out): the first 100 of a kind each second, then every
 	// 100th, so that a flood cannot flood the log.

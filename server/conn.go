@@ -36,7 +36,7 @@ type conn[X any] struct {
 	out *[]byte
 	// remote is the socket's remote address, kept because gc is gone after
 	// OnClose and other loops must not read gc at all.
-	remote net.Addr
+	remote *net.TCPAddr
 	// peer is what is known of the client beyond the socket (a PROXY
 	// header's address, the per-IP count); nil for most connections.
 	peer *peerAddr
@@ -47,8 +47,6 @@ type conn[X any] struct {
 	// begun is when the partial frame waiting in the input began, 0 if none.
 	begun      int64
 	prev, next *conn[X] // neighbours in the active or linger list
-	fprev      *conn[X] // neighbours in the frame list (begun != 0)
-	fnext      *conn[X]
 	bytesIn    uint64
 	bytesOut   uint64
 	state      uint8
@@ -63,28 +61,17 @@ type conn[X any] struct {
 // connList is an intrusive doubly-linked list of conns in the order they
 // were last touched: touching a conn moves it to the back, so the conns that
 // have waited longest are always at the front and a sweep stops at the
-// first one that has not expired. The active and linger lists link through
-// prev/next, the frame list through fprev/fnext (a conn is in at most one
-// of the first two).
+// first one that has not expired. A conn is in at most one list (active or
+// linger).
 type connList[X any] struct {
 	head, tail *conn[X]
 	len        int
-	frames     bool // link through fprev/fnext
-}
-
-func (l *connList[X]) links(c *conn[X]) (prev, next **conn[X]) {
-	if l.frames {
-		return &c.fprev, &c.fnext
-	}
-	return &c.prev, &c.next
 }
 
 func (l *connList[X]) pushBack(c *conn[X]) {
-	prev, next := l.links(c)
-	*prev, *next = l.tail, nil
+	c.prev, c.next = l.tail, nil
 	if l.tail != nil {
-		_, tnext := l.links(l.tail)
-		*tnext = c
+		l.tail.next = c
 	} else {
 		l.head = c
 	}
@@ -93,20 +80,17 @@ func (l *connList[X]) pushBack(c *conn[X]) {
 }
 
 func (l *connList[X]) remove(c *conn[X]) {
-	prev, next := l.links(c)
-	if *prev != nil {
-		_, pnext := l.links(*prev)
-		*pnext = *next
+	if c.prev != nil {
+		c.prev.next = c.next
 	} else {
-		l.head = *next
+		l.head = c.next
 	}
-	if *next != nil {
-		nprev, _ := l.links(*next)
-		*nprev = *prev
+	if c.next != nil {
+		c.next.prev = c.prev
 	} else {
-		l.tail = *prev
+		l.tail = c.prev
 	}
-	*prev, *next = nil, nil
+	c.prev, c.next = nil, nil
 	l.len--
 }
 
@@ -117,10 +101,4 @@ func (l *connList[X]) moveToBack(c *conn[X]) {
 	}
 	l.remove(c)
 	l.pushBack(c)
-}
-
-// nextOf returns the conn after c in l.
-func (l *connList[X]) nextOf(c *conn[X]) *conn[X] {
-	_, next := l.links(c)
-	return *next
 }

@@ -66,10 +66,11 @@
 //     and exit 1.
 //   - Closing a socket that has unread input makes the kernel send a reset,
 //     which can destroy a reply in flight: hence lingering.
-//   - Idle connections and stale frames are found without scanning: open
-//     connections sit in a list ordered by last input, and those with a
-//     partial frame in a list ordered by when it began, so each sweep stops
-//     at the first one that has not expired.
+//   - Idle connections are found without scanning: open connections sit
+//     in a list ordered by last input, so the sweep stops at the first one
+//     that has not expired. Stale frames are found by walking that list,
+//     only while some connection has a partial frame: a list of their own
+//     would cost every connection two more pointers.
 //   - gnet's task queues do not keep order under load (a task queued after
 //     the urgent queue overflowed may run after a later one), so the loops
 //     carrier never relies on them for order: each loop's inbox is a stack

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,22 +21,8 @@ import (
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, func(cfg *server.Config) { cfg.MaxPending = 64 << 10 })
-	// A tiny receive buffer, set before connecting, keeps the kernel from
-	// absorbing megabytes before the server has to queue.
-	d := net.Dialer{Timeout: waitFor, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	nc, err := d.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &client{t: t, name: "J001", conn: nc.(*net.TCPConn)}
+	a := &client{t: t, name: "J001", conn: dialSmallBuffer(t, s.Addr())}
 	a.r = protocol.NewReader(a.conn, 0)
-	t.Cleanup(func() { _ = a.conn.Close() })
 	a.checkin("J001")
 	// From here on a reads nothing.
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"syscall"
@@ -124,6 +125,45 @@ func TestOutputLimitFlood(t *testing.T) {
 	// Others are served as before.
 	c := dial(t, s.Addr())
 	c.ping()
+}
+
+// TestOutputLimitHard checks the hard output limit from inside: a client
+// that floods help (a big answer to a small request) and never reads never
+// has more than the limit plus one reply queued before it is closed, with
+// one loop and with several (where replies are in flight between loops).
+func TestOutputLimitHard(t *testing.T) {
+	for _, n := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("loops=%d", n), func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(cfg *server.Config) {
+				cfg.Loops = n
+				cfg.MaxPending = 64 << 10
+				cfg.SlowTimeout = 200 * time.Millisecond
+			})
+			nc := dialSmallBuffer(t, s.Addr())
+			flood := []byte(strings.Repeat("help\r\n", 10000))
+			deadline := time.Now().Add(20 * time.Second)
+			var err error
+			for err == nil && time.Now().Before(deadline) {
+				_ = nc.SetWriteDeadline(time.Now().Add(waitFor))
+				_, err = nc.Write(flood)
+			}
+			if err == nil {
+				t.Fatal("the server kept reading a client that never reads")
+			}
+			peak, err := server.PeakPending(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if limit := 64<<10 + server.MaxReplySize(); peak > limit {
+				t.Errorf("%d bytes were queued, want at most the limit plus one reply, %d", peak, limit)
+			}
+			if peak <= 32<<10 {
+				t.Errorf("only %d bytes were ever queued: the flood did not reach the limit", peak)
+			}
+			t.Logf("peak queued output %d bytes, limit %d, longest reply %d", peak, 64<<10, server.MaxReplySize())
+		})
+	}
 }
 
 // dialSmallBuffer connects with a tiny receive buffer, so that the kernel

@@ -65,14 +65,19 @@ func (lc *loopsCarrier) addLoop(l *campLoop) {
 func (lc *loopsCarrier) submit(l *campLoop, cmd *command, now time.Time) {
 	ln := lc.lanes[l.idx].Load()
 	if l.idx == 0 {
-		ln.router.begin(now)
-		lc.s.core.apply(cmd, now, &ln.router)
+		lc.s.sequence(cmd, now, lc.router(l, now))
 		return
 	}
 	if ln.toCamp == nil {
 		ln.toCamp = lc.get()
 	}
 	ln.toCamp.addCommand(cmd)
+}
+
+func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
+	r := &lc.lanes[l0.idx].Load().router
+	r.begin(now)
+	return r
 }
 
 func (lc *loopsCarrier) endRound(l *campLoop) {
@@ -124,8 +129,7 @@ func (ln *lane) receive() {
 		next := b.next
 		for i := range b.cmds {
 			cmd := b.command(&b.cmds[i])
-			ln.router.begin(now)
-			lc.s.core.apply(&cmd, now, &ln.router)
+			lc.s.sequence(&cmd, now, lc.router(ln.l, now))
 		}
 		for i := range b.results {
 			rec := &b.results[i]

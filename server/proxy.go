@@ -47,9 +47,8 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 
 // trusted reports whether a is one of the proxies allowed to send a PROXY
 // header.
-func trusted(prefixes []netip.Prefix, a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
+func trusted(prefixes []netip.Prefix, ta *net.TCPAddr) bool {
+	if ta == nil {
 		return false
 	}
 	ip, ok := netip.AddrFromSlice(ta.IP)
@@ -97,6 +96,6 @@ func (l *loop[X]) readProxyHeader(c *conn[X], now time.Time) bool {
 		}
 		return false
 	}
-	l.r.quiet.Info("connection opened", zap.Stringer("remote", remoteAddr(c)), zap.Stringer("proxy", addrString{a: c.remote}))
+	l.r.quiet.Info("connection opened", zap.Stringer("remote", remoteAddr(c)), zap.Stringer("proxy", addrString{tcp: c.remote}))
 	return c.gc.InboundBuffered() > 0
 }

@@ -104,7 +104,7 @@ type loop[X any] struct {
 	idx         uint8
 	active      connList[X]     // stateOpen, by last input
 	lingering   connList[X]     // stateLinger, by when lingering began
-	frames      connList[X]     // stateOpen with a partial frame, by when it began
+	framing     int             // open conns with a partial frame (begun != 0)
 	paused      []pausedConn[X] // stateOpen, input paused on the output limit
 	drained     []*conn[X]      // said goodbye to, the service not told yet
 	pausedSpare []pausedConn[X]
@@ -165,7 +165,6 @@ func (r *reactor[X]) loopOf(gc gnet.Conn) *loop[X] {
 		}
 	}
 	l := &loop[X]{r: r, el: el, idx: uint8(n)}
-	l.frames.frames = true
 	if r.onLoop != nil {
 		r.onLoop(l)
 	}
@@ -285,7 +284,8 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return r.refuse(false)
 	}
 	now := time.Now().UnixNano()
-	c := &conn[X]{gc: gc, remote: gc.RemoteAddr(), loop: l.idx, state: stateOpen, seen: now, opened: now}
+	tcp, _ := gc.RemoteAddr().(*net.TCPAddr)
+	c := &conn[X]{gc: gc, remote: tcp, loop: l.idx, state: stateOpen, seen: now, opened: now}
 	if r.proxyTrusted != nil {
 		// Until its header has arrived the connection's address is the
 		// proxy's: the per-IP cap and the open log wait for the header.
@@ -470,18 +470,25 @@ func (l *loop[X]) sweep() {
 	for c := l.active.head; c != nil && c.seen <= idleBefore; c = l.active.head {
 		l.abort(c, closeIdle, now)
 	}
+	// Stale frames: a partial frame is rare between reads, so this walks
+	// the open connections only while some have one (a list of its own
+	// would cost every connection two more pointers).
 	frameBefore := now.Add(-lim.frameTimeout).UnixNano()
-	for c := l.frames.head; c != nil && c.begun <= frameBefore; c = l.frames.head {
-		if c.peer != nil && c.peer.pending {
-			// A PROXY header that never came: not a client, no reply.
-			l.abort(c, closeBadProxy, now)
-			continue
+	for c := l.active.head; c != nil && l.framing > 0; {
+		next := c.next
+		if c.begun != 0 && c.begun <= frameBefore {
+			if c.peer != nil && c.peer.pending {
+				// A PROXY header that never came: not a client, no reply.
+				l.abort(c, closeBadProxy, now)
+			} else {
+				l.r.svc.frameTimeout(l, c, now)
+				if c.begun != 0 && c.state == stateOpen {
+					// The service must end it; never leave it be.
+					l.abort(c, closeFrameTimeout, now)
+				}
+			}
 		}
-		l.r.svc.frameTimeout(l, c, now)
-		if c.begun != 0 && c.state == stateOpen {
-			// The service must end it; never loop on the same conn.
-			l.abort(c, closeFrameTimeout, now)
-		}
+		c = next
 	}
 	l.sweepPaused(now)
 	lingerBefore := now.Add(-lim.linger).UnixNano()
@@ -574,7 +581,7 @@ func (l *loop[X]) abort(c *conn[X], why closeReason, now time.Time) {
 func (l *loop[X]) leaveOpen(c *conn[X], why closeReason) {
 	l.active.remove(c)
 	if c.begun != 0 {
-		l.frames.remove(c)
+		l.framing--
 		c.begun = 0
 	}
 	if c.paused {
@@ -590,15 +597,14 @@ func (l *loop[X]) partial(c *conn[X], begun, fresh bool, now time.Time) {
 	switch {
 	case !begun:
 		if c.begun != 0 {
-			l.frames.remove(c)
+			l.framing--
 			c.begun = 0
 		}
 	case c.begun == 0:
 		c.begun = now.UnixNano()
-		l.frames.pushBack(c)
+		l.framing++
 	case fresh:
 		c.begun = now.UnixNano()
-		l.frames.moveToBack(c)
 	}
 }
 
@@ -654,7 +660,7 @@ func remoteAddr[X any](c *conn[X]) addrString {
 	if c.peer != nil && c.peer.addr.IsValid() {
 		return addrString{ap: c.peer.addr}
 	}
-	return addrString{a: c.remote}
+	return addrString{tcp: c.remote}
 }
 
 // remoteIP is the client's IP, for the per-IP cap.
@@ -662,8 +668,8 @@ func remoteIP[X any](c *conn[X]) netip.Addr {
 	if c.peer != nil && c.peer.addr.IsValid() {
 		return c.peer.addr.Addr()
 	}
-	if a, ok := c.remote.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(a.IP)
+	if c.remote != nil {
+		ip, _ := netip.AddrFromSlice(c.remote.IP)
 		return ip.Unmap()
 	}
 	return netip.Addr{}
@@ -672,16 +678,16 @@ func remoteIP[X any](c *conn[X]) netip.Addr {
 // addrString prints an address for the log without formatting it unless
 // the line is written.
 type addrString struct {
-	a  net.Addr
-	ap netip.AddrPort
+	tcp *net.TCPAddr
+	ap  netip.AddrPort
 }
 
 func (s addrString) String() string {
 	switch {
 	case s.ap.IsValid():
 		return s.ap.String()
-	case s.a != nil:
-		return s.a.String()
+	case s.tcp != nil:
+		return s.tcp.String()
 	}
 	return "unknown"
 }

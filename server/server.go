@@ -71,6 +71,17 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 		cs = newCampService(cfg, log.Named("camp"))
 		main = cs.r
 		fields = append(fields, zap.Stringer("ids", cfg.IDs))
+		if cfg.Cluster != nil {
+			// The port opens only once this node has joined the camp and
+			// caught up with its log.
+			if err := joinCluster(cs, cfg, log); err != nil {
+				if side != nil {
+					side.Close()
+				}
+				return nil, err
+			}
+			fields = append(fields, zap.String("cluster", cfg.Cluster.Cluster), zap.String("node", cfg.Cluster.Node))
+		}
 	} else {
 		main = newEchoService(cfg, log.Named("echo")).r
 		fields = append(fields, zap.Bool("keep_open", cfg.KeepOpen))
@@ -109,7 +120,27 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 		}
 	}
 	go s.watch()
+	if cc := s.clusterCamp(); cc != nil {
+		go s.watchNode(cc, log)
+	}
 	return s, nil
+}
+
+// watchNode stops the server when its cluster node stops for good without
+// a Shutdown: a node that can no longer follow the log must not serve.
+func (s *Server) watchNode(cc *clusterCamp, log *zap.Logger) {
+	select {
+	case <-cc.node.Done():
+	case <-s.done:
+		return
+	}
+	s.stopMu.Lock()
+	stopped := s.stopped
+	s.stopMu.Unlock()
+	if !stopped {
+		log.Error("cluster node stopped: stopping the server", zap.Error(cc.node.Err()))
+		_ = s.main.stop(context.Background())
+	}
 }
 
 // serveSide runs the side port on l.
@@ -123,6 +154,13 @@ func (s *Server) serveSide(l net.Listener, m *metrics.Metrics, log *zap.Logger) 
 	go func() { s.sideDone <- ws.Serve(l) }()
 	log.Info("listening", zap.String("service", "http"), zap.String("addr", s.sideAddr))
 	return nil
+}
+
+func (s *Server) clusterCamp() *clusterCamp {
+	if s.camp == nil {
+		return nil
+	}
+	return s.camp.cluster
 }
 
 // HTTPAddr is the side port's address, or "" when there is none.
@@ -205,6 +243,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	<-s.done
+	if cc := s.clusterCamp(); cc != nil {
+		// The checkouts of this node's campers are in the log by now;
+		// Close publishes them and says this node has left.
+		errs = append(errs, cc.node.Close(ctx))
+	}
 	if s.side != nil {
 		// The side port answers /healthz with 503 through the drain, and
 		// stops once the camp has.

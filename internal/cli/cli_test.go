@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,13 +33,15 @@ func TestParse(t *testing.T) {
 			name: "help", give: []string{"-h"}, wantCode: 0,
 			wantStdout: "usage: campfire try [flags]\n\nTry the shared usage.\n\nflags:\n" +
 				"  -addr HOST:PORT\n    \tserver HOST:PORT (default \"127.0.0.1:2022\")\n" +
-				"  -idle duration\n    \tclose after this long (default 1m0s)\n",
+				"  -idle duration\n    \tclose after this long (default 1m0s)\n" +
+				"  -version\n    \tprint the version of this build and exit\n",
 		},
 		{
 			name: "help after a flag", give: []string{"-addr", "x", "-help"}, wantCode: 0,
 			wantStdout: "usage: campfire try [flags]\n\nTry the shared usage.\n\nflags:\n" +
 				"  -addr HOST:PORT\n    \tserver HOST:PORT (default \"127.0.0.1:2022\")\n" +
-				"  -idle duration\n    \tclose after this long (default 1m0s)\n",
+				"  -idle duration\n    \tclose after this long (default 1m0s)\n" +
+				"  -version\n    \tprint the version of this build and exit\n",
 		},
 		{
 			name: "bad value", give: []string{"-idle", "soon"}, wantCode: 2,
@@ -119,5 +122,21 @@ func ExampleCommand_Parse() {
 	// flags:
 	//   -level LEVEL
 	//     	log LEVEL (default "info")
+	//   -version
+	//     	print the version of this build and exit
 	// exit 0
+}
+
+// TestVersionFlag: every command takes -version, prints the build and
+// does nothing else.
+func TestVersionFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	c := cli.New("campfire try", "", &stdout, &stderr)
+	code, ok := c.Parse([]string{"-version"})
+	if ok || code != cli.ExitOK {
+		t.Errorf("Parse(-version) = %d, %v; want %d, false", code, ok, cli.ExitOK)
+	}
+	if !strings.HasPrefix(stdout.String(), "campfire") || !strings.Contains(stdout.String(), "revision") || stderr.Len() > 0 {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
 }
