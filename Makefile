@@ -30,16 +30,20 @@ install:
 	esac
 
 # test runs every package, then the server suite again with two event loops,
-# where the camp is reached across loops.
+# where the camp is reached across loops, then the allocation tests without
+# -race (under it sync.Pool drops items at random, so crypto/tls allocates
+# and bench's TLS cases skip).
 test: tools fmt-check vet
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -race -count=1 ./server -args -loops=2
+	$(GO) test -count=1 -run Allocs $(PKGS)
 
 # tools installs what the tests need besides Go, from Debian's packages
 # (root or sudo): tmux drives the terminal client's and telnet's tests,
 # telnet is the real telnet of the Ctrl-C test, chromium renders the camp
-# page in the browser test.
-TOOLS := tmux telnet chromium
+# page in the browser test, haproxy is the TLS proxy of the deployment test
+# (server/haproxy_test.go runs docs/deploy/haproxy.cfg).
+TOOLS := tmux telnet chromium haproxy
 
 tools:
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"io"
 	"math"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"campfire/internal/tlstest"
 	"campfire/protocol"
 )
 
@@ -53,6 +55,68 @@ func loopbackPair(t testing.TB, echo bool) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
+// tlsPair is loopbackPair with TLS: a client connection whose server
+// side, a crypto/tls server with a certificate made for the test, is
+// served by serve until the test ends.
+func tlsPair(t testing.TB, serve func(s net.Conn)) net.Conn {
+	t.Helper()
+	ca := tlstest.NewCA(t, "bench test CA")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "127.0.0.1").TLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// The server's side of the handshake runs in its own goroutine, and
+	// is over before the pair is handed out: its allocations must not
+	// fall into a measurement.
+	server := make(chan net.Conn, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		s, err := ln.Accept()
+		if err == nil {
+			err = s.(*tls.Conn).Handshake()
+		}
+		if err != nil {
+			close(server)
+			return
+		}
+		server <- s
+		serve(s)
+	})
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
+	if err != nil {
+		ln.Close()
+		wg.Wait()
+		t.Fatal(err)
+	}
+	s, ok := <-server
+	if !ok {
+		c.Close()
+		wg.Wait()
+		t.Fatal("the test server's handshake failed")
+	}
+	t.Cleanup(func() {
+		c.Close()
+		s.Close()
+		wg.Wait()
+	})
+	return c
+}
+
+// skipTLSUnderRace skips an allocation test over TLS under -race, where
+// sync.Pool drops a quarter of what is put back (on purpose, to find
+// misuse), so that crypto/tls reallocates its record buffers. make test
+// runs these tests again without -race.
+func skipTLSUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("crypto/tls allocates under -race (sync.Pool drops at random); measured without -race")
+	}
+}
+
+// drain reads s until it closes.
+func drain(s net.Conn) { io.Copy(io.Discard, s) }
+
 // repeater is an endless stream of one frame, read in pieces of any size.
 type repeater struct {
 	frame []byte
@@ -78,20 +142,35 @@ func messageEvent(t testing.TB, r *run, size int) []byte {
 	return protocol.AppendBody(f, body)
 }
 
-// TestSendAllocs checks that stamping and writing a message allocates nothing.
+// TestSendAllocs checks that stamping and writing a message allocates
+// nothing, over TCP and over TLS.
 func TestSendAllocs(t *testing.T) {
-	r := testRun(64)
-	c := &camper{conn: loopbackPair(t, false)}
-	s := newSender([]*camper{c}, 64, 0, 0, 4)
-	if n := testing.AllocsPerRun(1000, func() {
-		if !r.sendOne(s, c) {
-			t.Fatal("sendOne failed")
-		}
-	}); n != 0 {
-		t.Errorf("sendOne allocates %v times per message, want 0", n)
+	tests := []struct {
+		name string
+		pair func(testing.TB) net.Conn
+	}{
+		{"tcp", func(t testing.TB) net.Conn { return loopbackPair(t, false) }},
+		{"tls", func(t testing.TB) net.Conn { return tlsPair(t, drain) }},
 	}
-	if s.sent.Load() < 1000 {
-		t.Errorf("sent %d messages, want at least 1000", s.sent.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "tls" {
+				skipTLSUnderRace(t)
+			}
+			r := testRun(64)
+			c := &camper{conn: tt.pair(t)}
+			s := newSender([]*camper{c}, 64, 0, 0, 4)
+			if n := testing.AllocsPerRun(1000, func() {
+				if !r.sendOne(s, c) {
+					t.Fatal("sendOne failed")
+				}
+			}); n != 0 {
+				t.Errorf("sendOne allocates %v times per message, want 0", n)
+			}
+			if s.sent.Load() < 1000 {
+				t.Errorf("sent %d messages, want at least 1000", s.sent.Load())
+			}
+		})
 	}
 }
 
@@ -125,13 +204,42 @@ func TestReceiveAllocs(t *testing.T) {
 			}
 		})
 	}
+	// Over TLS the frames come out of crypto/tls's records.
+	t.Run("message event over TLS", func(t *testing.T) {
+		skipTLSUnderRace(t)
+		frame := messageEvent(t, r, 64)
+		conn := tlsPair(t, func(s net.Conn) { io.Copy(s, &repeater{frame: frame}) })
+		c := &camper{rd: protocol.NewReader(conn, 0), rec: r.lat.Recorder(0)}
+		next := func() {
+			f, err := c.rd.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.handleFrame(c, f)
+		}
+		next()
+		if n := testing.AllocsPerRun(3*batchSize, next); n != 0 {
+			t.Errorf("receiving over TLS allocates %v times per frame, want 0", n)
+		}
+		if r.errs.total() != 0 {
+			t.Errorf("errors: %v", r.errs.byName())
+		}
+	})
 }
 
 // TestEchoAllocs checks that the echo scenario's write and its accounting
-// of echoed bytes allocate nothing.
+// of echoed bytes allocate nothing, over TCP and over TLS.
 func TestEchoAllocs(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { testEchoAllocs(t, loopbackPair(t, false)) })
+	t.Run("tls", func(t *testing.T) {
+		skipTLSUnderRace(t)
+		testEchoAllocs(t, tlsPair(t, drain))
+	})
+}
+
+func testEchoAllocs(t *testing.T, conn net.Conn) {
 	r := testRun(64)
-	ec := &echoConn{conn: loopbackPair(t, false), rec: r.lat.Recorder(0), out: repeat(payload(64), 4)}
+	ec := &echoConn{conn: conn, rec: r.lat.Recorder(0), out: repeat(payload(64), 4)}
 	echoed := repeat(payload(64), 4)
 	for i := 0; i < len(echoed); i += 64 {
 		putStamp(echoed[i:], r.now())
@@ -213,5 +321,17 @@ func BenchmarkReceive(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.handleFrame(c, f)
+	}
+}
+
+// BenchmarkSendTLS is BenchmarkSend over TLS: what the sender pays for
+// AES-GCM records.
+func BenchmarkSendTLS(b *testing.B) {
+	r := testRun(64)
+	c := &camper{conn: tlsPair(b, drain)}
+	s := newSender([]*camper{c}, 64, 0, 0, 4)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.sendOne(s, c)
 	}
 }

@@ -96,7 +96,7 @@ func (r *run) churner(ctx context.Context, w int, sendEnd int64, stop <-chan str
 			return
 		default:
 		}
-		c, err := r.dialers.For(r.cfg.first+w+i*r.cfg.Conns).DialContext(ctx, "tcp", r.addrFor(w))
+		c, err := r.dial(ctx, w+i*r.cfg.Conns, r.addrFor(w))
 		if err != nil {
 			if ctx.Err() != nil {
 				return

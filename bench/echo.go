@@ -12,7 +12,7 @@ import (
 // echoConn is one connection of the echo scenario; its goroutine both
 // reads and writes.
 type echoConn struct {
-	conn *net.TCPConn
+	conn net.Conn
 	rec  *Recorder
 	in   []byte // read buffer
 	out  []byte // Depth pre-filled payloads, restamped before each write

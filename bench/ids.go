@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -51,8 +52,12 @@ func CheckIDs(ctx context.Context, cfg Config) error {
 	if tried.Max != tried.Min {
 		ids = append(ids, tried.Max)
 	}
+	tc, err := cfg.TLS.Config()
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
-		code, msg, err := checkinProbe(ctx, cfg.Addr, tried.Format(id))
+		code, msg, err := checkinProbe(ctx, cfg.Addr, tc, tried.Format(id))
 		if err != nil {
 			return err
 		}
@@ -63,11 +68,17 @@ func CheckIDs(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// checkinProbe checks in as id on a connection of its own, checks out if
-// that worked, and returns the check-in's status and body.
-func checkinProbe(ctx context.Context, addr, id string) (code int, body string, err error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+// checkinProbe checks in as id on a connection of its own (TLS with tc,
+// when not nil), checks out if that worked, and returns the check-in's
+// status and body.
+func checkinProbe(ctx context.Context, addr string, tc *tls.Config, id string) (code int, body string, err error) {
+	d := &net.Dialer{Timeout: dialTimeout}
+	var c net.Conn
+	if tc != nil {
+		c, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", addr)
+	} else {
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return 0, "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"campfire/internal/cli"
+	"campfire/internal/tlsflag"
 	"campfire/protocol"
 )
 
@@ -25,7 +26,8 @@ and, with -server-pid, the server's memory and CPU. Scenarios: peers
 out, repeat), echo (round trips against the echo service). -ids must be the
 server's -ids; bench checks the first and last id it will use before it
 starts. With -serve-baseline it runs the conventional server instead, and
-with -compare it compares -json reports.`
+with -compare it compares -json reports. With -tls it connects through a
+TLS-terminating proxy in front of the server (see docs/deploy).`
 
 // Main runs "campfire bench": the load harness, or with -serve-baseline
 // the baseline server. It returns the process's exit code.
@@ -57,6 +59,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&bcfg.MaxConns, "max-conns", bcfg.MaxConns, "baseline: connection cap, 503 above it")
 	fs.DurationVar(&bcfg.Idle, "idle", bcfg.Idle, "baseline: close a connection that sends nothing for this long")
 	procs := fs.Int("procs", 1, "run the harness as `N` worker processes, merged into one report (one process may open only so many files)")
+	var tf tlsflag.Flags
+	tf.Register(fs)
 	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page to `FILE` (with -compare: every server overlaid)")
 	if code, ok := cmd.Parse(args); !ok {
 		return code
@@ -83,7 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := Config{
 		Addr: *addr, Scenario: sc, Conns: *conns, Rate: *rateFlag, Size: *size, Depth: *depth,
-		Duration: *duration, Warmup: *warmup, IDs: ids, Sources: srcs, ServerPID: *pid,
+		Duration: *duration, Warmup: *warmup, IDs: ids, Sources: srcs, ServerPID: *pid, TLS: tf,
 	}
 	cfg.Procs = *procs
 	if isTerminal(stdout) {
@@ -92,6 +96,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.check(); err != nil {
 		return cmd.Usagef("%v", err)
 	}
+	if _, err := tf.Config(); err != nil {
+		return cmd.Usagef("%v", err)
+	}
+	tf.Warn(stderr)
 	if err := CheckIDs(ctx, cfg); err != nil {
 		var ire *IDRangeError
 		if errors.As(err, &ire) {

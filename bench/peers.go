@@ -16,7 +16,7 @@ import (
 type camper struct {
 	idx   int
 	addr  int // index of its server address
-	conn  *net.TCPConn
+	conn  net.Conn
 	rd    *protocol.Reader
 	rec   *Recorder
 	group int  // from the checkin response; 0 if check-in failed

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"campfire/internal/tlsflag"
 	"campfire/protocol"
 )
 
@@ -57,6 +58,7 @@ type workerSpec struct {
 	Warmup   time.Duration `json:"warmup"`
 	IDs      string        `json:"ids"`
 	Sources  []netip.Addr  `json:"sources"`
+	TLS      tlsflag.Flags `json:"tls"`
 	// Elapsed is the parent's run time when it wrote the spec, and Wall
 	// the wall clock then (Unix ns): the worker's origin of run time is
 	// its monotonic now less Elapsed and less the wall time since.
@@ -124,6 +126,7 @@ func runProcs(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.TLS = cfg.TLS.On
 	if err := p.report(rep, cfg.Scenario); err != nil {
 		return nil, err
 	}
@@ -166,7 +169,7 @@ func startWorkers(cfg Config, start time.Time) (workers, error) {
 		spec := workerSpec{
 			Addr: cfg.Addr, Scenario: cfg.Scenario.String(), Conns: n, First: first,
 			Rate: cfg.Rate * float64(n) / float64(cfg.Conns), Size: cfg.Size, Depth: cfg.Depth,
-			Duration: cfg.Duration, Warmup: cfg.Warmup, IDs: cfg.IDs.String(), Sources: cfg.Sources,
+			Duration: cfg.Duration, Warmup: cfg.Warmup, IDs: cfg.IDs.String(), Sources: cfg.Sources, TLS: cfg.TLS,
 		}
 		now := time.Now()
 		spec.Elapsed, spec.Wall = now.Sub(start), now.UnixNano()
@@ -369,7 +372,11 @@ func serveWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(err)
 	}
-	rep, err := newRun(cfg, &workerCoord{in: lines, out: stdout}, spec.start(time.Now())).do(ctx)
+	r, err := newRun(cfg, &workerCoord{in: lines, out: stdout}, spec.start(time.Now()))
+	if err != nil {
+		return fail(err)
+	}
+	rep, err := r.do(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -402,7 +409,7 @@ func (s workerSpec) config() (Config, error) {
 	}
 	cfg := Config{
 		Addr: s.Addr, Scenario: sc, Conns: s.Conns, Rate: s.Rate, Size: s.Size, Depth: s.Depth,
-		Duration: s.Duration, Warmup: s.Warmup, IDs: ids, Sources: s.Sources, first: s.First, worker: true,
+		Duration: s.Duration, Warmup: s.Warmup, IDs: ids, Sources: s.Sources, TLS: s.TLS, first: s.First, worker: true,
 	}
 	if err := cfg.check(); err != nil {
 		return Config{}, err

@@ -80,6 +80,9 @@ type Report struct {
 	Sources  int    `json:"sources"`
 	Size     int    `json:"size"`
 	Depth    int    `json:"depth"`
+	// TLS says the connections spoke TLS (to a proxy in front of the
+	// server).
+	TLS bool `json:"tls,omitempty"`
 
 	// Warmup and Window are the unmeasured and measured parts of the run.
 	Warmup float64 `json:"warmup_s"`
@@ -189,7 +192,7 @@ func (r *Report) rows() []row {
 	}
 	rows := []row{
 		{"scenario", f("%s against %s", r.Scenario, r.Addr)},
-		{"connections", f("%d from %d source addresses in %s, size %d, depth %d", r.Conns, r.Sources, plural(max(r.Procs, 1), "process", "processes"), r.Size, r.Depth)},
+		{"connections", f("%d from %d source addresses in %s, size %d, depth %d%s", r.Conns, r.Sources, plural(max(r.Procs, 1), "process", "processes"), r.Size, r.Depth, overTLS(r.TLS))},
 		{"window", f("%.2fs measured after %.2fs warmup", r.Window, r.Warmup)},
 		{"connect", f("%d in %.3fs = %.0f/s", r.Connected, r.ConnectTime, r.ConnectRate)},
 		{"check-in", f("%d in %.3fs = %.0f/s", r.CheckedIn, r.CheckinTime, r.CheckinRate)},
@@ -268,4 +271,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// overTLS is what the connections line adds for a run over TLS.
+func overTLS(on bool) string {
+	if on {
+		return ", over TLS"
+	}
+	return ""
 }

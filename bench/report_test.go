@@ -12,7 +12,7 @@ import (
 // from the output shows.
 func fullReport() *Report {
 	return &Report{
-		Scenario: "peers", Addr: "127.0.0.1:2022", Conns: 10000, Sources: 39, Size: 64, Depth: 3,
+		Scenario: "peers", Addr: "127.0.0.1:2022", Conns: 10000, Sources: 39, Size: 64, Depth: 3, TLS: true,
 		Warmup: 1.5, Window: 20,
 		Connected: 9999, ConnectTime: 1.234, ConnectRate: 8103,
 		CheckedIn: 9998, CheckinTime: 0.567, CheckinRate: 17633,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"campfire/internal/tlsflag"
 	"campfire/protocol"
 )
 
@@ -73,6 +75,10 @@ type Config struct {
 	// Exec is the command that runs this program's bench subcommand, for
 	// the workers of Procs; nil means this executable and "bench".
 	Exec []string
+	// TLS makes every connection speak TLS, to a TLS-terminating proxy in
+	// front of the server: the flags, not a *tls.Config, so that the
+	// workers of Procs can build their own.
+	TLS tlsflag.Flags
 
 	// first is the index of the run's first connection among all of a
 	// -procs run's; it picks camp ids, source and server addresses.
@@ -96,6 +102,7 @@ type run struct {
 	cfg     Config
 	addrs   []string
 	dialers *Dialers
+	tls     *tls.Config // nil: plain TCP
 	coord   coordinator
 	// start is the origin of run time, which stamps messages; the workers
 	// of a -procs run share it, so a stamp means the same in each.
@@ -125,7 +132,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	start := time.Now()
 	lc := newLocalCoord(cfg, start)
-	rep, err := newRun(cfg, lc, start).do(ctx)
+	r, err := newRun(cfg, lc, start)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := r.do(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -136,17 +147,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // newRun prepares a run of cfg (checked) that reports its stages to coord.
-func newRun(cfg Config, coord coordinator, start time.Time) *run {
+// It fails only when cfg's TLS CA file cannot be read.
+func newRun(cfg Config, coord coordinator, start time.Time) (*run, error) {
+	tc, err := cfg.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
 	r := &run{
 		cfg: cfg, addrs: splitAddrs(cfg.Addr), coord: coord, start: start,
-		dialers: NewDialers(cfg.Sources, net.Dialer{Timeout: dialTimeout}),
+		dialers: NewDialers(cfg.Sources, net.Dialer{Timeout: dialTimeout}), tls: tc,
 	}
 	r.winStart.Store(math.MaxInt64)
 	r.winEnd.Store(math.MaxInt64)
 	width, slots := timelineSlots(cfg.Duration)
 	r.slotWidth = int64(width)
 	r.lat = NewLatencies(16, slots)
-	return r
+	return r, nil
 }
 
 // do runs the scenario and reports its figures, without the server's.
@@ -168,6 +184,7 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 	if err := rep.setLatencies(r.lat, time.Duration(r.slotWidth)); err != nil {
 		return nil, err
 	}
+	rep.TLS = r.tls != nil
 	rep.derive(r.cfg)
 	return rep, nil
 }
@@ -236,7 +253,7 @@ func (c *Config) check() error {
 	case c.Rate < 0:
 		return fmt.Errorf("rate %v: want 0 (max) or more", c.Rate)
 	}
-	return nil
+	return c.TLS.Check()
 }
 
 // now is the time since the run's start on the monotonic clock.
@@ -264,10 +281,22 @@ func (r *run) openWindow(start int64) (end int64) {
 	return end
 }
 
+// dial opens connection i (of this process's) to addr from its
+// round-robin source address, with the TLS handshake when the run speaks
+// TLS; the dialer's timeout bounds both.
+func (r *run) dial(ctx context.Context, i int, addr string) (net.Conn, error) {
+	d := r.dialers.For(r.cfg.first + i)
+	if r.tls == nil {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	td := tls.Dialer{NetDialer: d, Config: r.tls}
+	return td.DialContext(ctx, "tcp", addr)
+}
+
 // connect dials n connections, dialWorkers at a time, each from its
 // round-robin source address. Failed dials leave nil and count as ErrDial.
-func (r *run) connect(ctx context.Context, n int) ([]*net.TCPConn, time.Duration) {
-	conns := make([]*net.TCPConn, n)
+func (r *run) connect(ctx context.Context, n int) ([]net.Conn, time.Duration) {
+	conns := make([]net.Conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	begin := time.Now()
@@ -278,12 +307,12 @@ func (r *run) connect(ctx context.Context, n int) ([]*net.TCPConn, time.Duration
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := r.dialers.For(r.cfg.first+i).DialContext(ctx, "tcp", r.addrFor(i))
+				c, err := r.dial(ctx, i, r.addrFor(i))
 				if err != nil {
 					r.errs.add(ErrDial)
 					continue
 				}
-				conns[i] = c.(*net.TCPConn)
+				conns[i] = c
 			}
 		})
 	}
@@ -341,7 +370,7 @@ func whenDone(wg *sync.WaitGroup) <-chan struct{} {
 
 // closeAll marks the run as stopping and closes every connection, which
 // ends their goroutines.
-func (r *run) closeAll(conns []*net.TCPConn) {
+func (r *run) closeAll(conns []net.Conn) {
 	r.stopping.Store(true)
 	for _, c := range conns {
 		if c != nil {

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -23,6 +24,7 @@ type options struct {
 	ids         protocol.IDRange
 	maxBody     int
 	dialer      *net.Dialer
+	tls         *tls.Config
 	eventBuffer int
 }
 
@@ -44,6 +46,13 @@ func WithDialer(d *net.Dialer) Option { return func(o *options) { o.dialer = d }
 func WithLocalIP(ip net.IP) Option {
 	return func(o *options) { o.dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}} }
 }
+
+// WithTLS makes Dial speak TLS with cfg, to a TLS-terminating proxy in
+// front of the server. An empty cfg.ServerName is taken from the address
+// dialed, a name or an IP address that the proxy's certificate must hold.
+// The handshake is part of Dial, bounded by its context and the dialer's
+// Timeout.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithEventBuffer sets the capacity of the Events channel (default
 // DefaultEventBuffer; at least 1).
@@ -84,8 +93,9 @@ type response struct {
 	err    error
 }
 
-// Dial connects to a CAMP/1.0 server at addr and starts the reader. The
-// connection is not checked in yet.
+// Dial connects to a CAMP/1.0 server at addr (with WithTLS, to the TLS
+// proxy in front of it) and starts the reader. The connection is not
+// checked in yet.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	o := options{eventBuffer: DefaultEventBuffer}
 	for _, opt := range opts {
@@ -95,9 +105,17 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	if d == nil {
 		d = &net.Dialer{}
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if o.tls != nil {
+		td := tls.Dialer{NetDialer: d, Config: o.tls}
+		conn, err = td.DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
-		// net.OpError already reads "dial tcp ADDR: ...".
+		// net.OpError already reads "dial tcp ADDR: ...", and a failed
+		// handshake says what crypto/tls or x509 refused.
 		return nil, err
 	}
 	c := &Client{

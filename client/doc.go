@@ -2,7 +2,8 @@
 // checks in, sends requests and receives events, and Main, the interactive
 // terminal client behind `campfire client`.
 //
-// A Client owns one TCP connection. Requests are written in full form
+// A Client owns one TCP connection, or with WithTLS one TLS connection to
+// a TLS-terminating proxy in front of the server. Requests are written in full form
 // (start line, an Id header, a Content-Length body) so that any text,
 // newlines included, travels intact. Calls may run concurrently: each one
 // queues a waiter and writes its frame under one lock, so the queue order is

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/ergochat/readline"
 
 	"campfire/internal/cli"
+	"campfire/internal/tlsflag"
 	"campfire/protocol"
 )
 
@@ -38,7 +40,8 @@ question: Enter sends it, y runs the command it resembles, n drops it.`
 // aboutClient is what client -h says before the flags.
 const aboutClient = `Check in to a CAMP/1.0 server and talk from a terminal (with history,
 and events printed above the line being typed), or from a pipe, one
-command a line, printing plain text.
+command a line, printing plain text. With -tls it speaks TLS to a
+TLS-terminating proxy in front of the server (see docs/deploy).
 
 ` + commandHelp
 
@@ -55,9 +58,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "camp `ID` to check in as; asked for when empty")
 	ids := protocol.DefaultIDs()
 	fs.Var(&ids, "ids", "valid camp ids: a `RANGE` such as J001-J384 (the server's -ids)")
+	var tf tlsflag.Flags
+	tf.Register(fs)
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
+	tlsConf, err := tf.Config()
+	if err != nil {
+		return cmd.Usagef("%v", err)
+	}
+	tf.Warn(stderr)
 	if *id != "" {
 		if _, err := ids.Parse([]byte(*id)); err != nil {
 			return cmd.Usagef("-id: %s", plain(err))
@@ -88,6 +98,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ids:         ids,
 		interactive: interactive,
 	}
+	if tlsConf != nil {
+		s.dialOpts = append(s.dialOpts, WithTLS(tlsConf))
+	}
 	defer s.lines.close()
 	return s.run(*addr, *id)
 }
@@ -109,6 +122,7 @@ type session struct {
 	lines       *lineReader
 	ids         protocol.IDRange
 	interactive bool
+	dialOpts    []Option
 
 	c     *Client
 	id    string
@@ -129,10 +143,14 @@ type question struct {
 
 func (s *session) run(addr, id string) int {
 	dctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-	c, err := Dial(dctx, addr)
+	c, err := Dial(dctx, addr, s.dialOpts...)
 	cancel()
 	if err != nil {
-		s.u.print(styleError, fmt.Sprintf("cannot reach the server: %v", err))
+		msg := fmt.Sprintf("cannot reach the server: %v", err)
+		if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+			msg += " (it does not speak TLS: drop -tls, or give -addr the TLS proxy's address)"
+		}
+		s.u.print(styleError, msg)
 		return 1
 	}
 	s.c = c
