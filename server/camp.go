@@ -341,12 +341,19 @@ func (k *campCore) deliver(res groups.Result[*campConn], c *campConn, out router
 	if res.Change.Kind != 0 || len(res.Deliveries) > 0 {
 		k.gauges()
 	}
+	msg := ""
 	switch res.Change.Kind {
 	case groups.ChangeCheckin:
-		k.log.Info("checked in", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
-			zap.Stringer("remote", remoteAddr(c)))
+		msg = "checked in"
 	case groups.ChangeCheckout:
-		k.log.Info("checked out", zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
+		msg = "checked out"
+	default:
+		return
+	}
+	// Check first: the sampler drops most of these lines, and building the
+	// fields would allocate for each of them.
+	if ce := k.log.Check(zap.InfoLevel, msg); ce != nil {
+		ce.Write(zap.String("camper", k.ids.Format(res.Change.ID)), zap.Int("group", res.Change.Group),
 			zap.Stringer("remote", remoteAddr(c)))
 	}
 }

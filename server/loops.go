@@ -72,6 +72,11 @@ func (lc *loopsCarrier) submit(l *campLoop, cmd *command, now time.Time) {
 		ln.toCamp = lc.get()
 	}
 	ln.toCamp.addCommand(cmd)
+	if ln.toCamp.full() {
+		b := ln.toCamp
+		ln.toCamp = nil
+		lc.send(lc.lanes[0].Load(), b)
+	}
 }
 
 func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
@@ -87,9 +92,10 @@ func (lc *loopsCarrier) endRound(l *campLoop) {
 		lc.send(lc.lanes[0].Load(), b)
 	}
 	for _, i := range ln.sendTo {
-		b := ln.toLoop[i]
-		ln.toLoop[i] = nil
-		lc.send(lc.lanes[i].Load(), b)
+		if b := ln.toLoop[i]; b != nil {
+			ln.toLoop[i] = nil
+			lc.send(lc.lanes[i].Load(), b)
+		}
 	}
 	ln.sendTo = ln.sendTo[:0]
 }
@@ -130,6 +136,7 @@ func (ln *lane) receive() {
 		for i := range b.cmds {
 			cmd := b.command(&b.cmds[i])
 			lc.s.sequence(&cmd, now, lc.router(ln.l, now))
+			ln.flushIfMany()
 		}
 		for i := range b.results {
 			rec := &b.results[i]
@@ -138,6 +145,7 @@ func (ln *lane) receive() {
 			if rec.answer && rec.c.paused {
 				ln.waiting = append(ln.waiting, rec.c)
 			}
+			ln.flushIfMany()
 		}
 		lc.put(b)
 		b = next
@@ -149,6 +157,16 @@ func (ln *lane) receive() {
 	}
 	ln.waiting = ln.waiting[:0]
 	ln.l.endEvent()
+}
+
+// flushIfMany writes the queued output once more connections wait for it
+// than there are spare buffers: a large batch (a burst of check-ins) would
+// otherwise hold a fresh output buffer for every connection it touches
+// until the round ends. It runs between records, never inside the camp.
+func (ln *lane) flushIfMany() {
+	if len(ln.l.dirty) >= spareBuffers && len(ln.l.spare) == 0 {
+		ln.l.flush()
+	}
 }
 
 // loopsRouter runs on loop 0: results for its own connections are queued
@@ -178,6 +196,12 @@ func (r *loopsRouter) route(res *result) {
 		ln.sendTo = append(ln.sendTo, to)
 	}
 	b.addResult(res, r.gen)
+	if b.full() {
+		// Hand a full batch on now, so that it stays small enough to be
+		// reused (see put).
+		ln.toLoop[to] = nil
+		ln.c.send(ln.c.lanes[to].Load(), b)
+	}
 }
 
 // span locates bytes in a batch's buf; n < 0 stands for nil.
@@ -221,6 +245,16 @@ type batch struct {
 	shared    []byte
 	sharedAt  span
 	sharedGen uint64
+}
+
+// A batch this full is handed on at once.
+const (
+	batchRecords = 1024
+	batchBytes   = 32 << 10
+)
+
+func (b *batch) full() bool {
+	return len(b.cmds)+len(b.results) >= batchRecords || len(b.buf) >= batchBytes
 }
 
 func (b *batch) span(p []byte) span {

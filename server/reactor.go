@@ -305,7 +305,11 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	l.active.pushBack(c)
 	if c.peer == nil || !c.peer.pending {
-		r.quiet.Info("connection opened", zap.Stringer("remote", gc.RemoteAddr()))
+		// Check first: the sampler drops most of these lines, and building
+		// the fields would allocate for each of them.
+		if ce := r.quiet.Check(zap.InfoLevel, "connection opened"); ce != nil {
+			ce.Write(zap.Stringer("remote", gc.RemoteAddr()))
+		}
 	}
 	return nil, gnet.None
 }
@@ -423,16 +427,18 @@ func (r *reactor[X]) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.state = stateClosed
 	r.releaseIP(c)
 	left := r.conns.Add(-1)
-	fields := []zap.Field{
-		zap.Stringer("remote", remoteAddr(c)), zap.Stringer("reason", c.why),
-		zap.Duration("open", time.Duration(now.UnixNano()-c.opened).Round(time.Millisecond)),
-		zap.Uint64("bytes_in", c.bytesIn), zap.Uint64("bytes_out", c.bytesOut),
-		r.svc.describe(c),
+	if ce := r.quiet.Check(zap.InfoLevel, "connection closed"); ce != nil {
+		fields := []zap.Field{
+			zap.Stringer("remote", remoteAddr(c)), zap.Stringer("reason", c.why),
+			zap.Duration("open", time.Duration(now.UnixNano()-c.opened).Round(time.Millisecond)),
+			zap.Uint64("bytes_in", c.bytesIn), zap.Uint64("bytes_out", c.bytesOut),
+			r.svc.describe(c),
+		}
+		if err != nil && c.why == closeClient || c.why == closeWriteError {
+			fields = append(fields, zap.Error(err))
+		}
+		ce.Write(fields...)
 	}
-	if err != nil && c.why == closeClient || c.why == closeWriteError {
-		fields = append(fields, zap.Error(err))
-	}
-	r.quiet.Info("connection closed", fields...)
 	c.gc = nil
 	r.m.Closed(int(c.why))
 	if left == 0 && r.draining.Load() {
