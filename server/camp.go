@@ -16,8 +16,10 @@ import (
 // the line belong to the connection's own loop; gone belongs to the loop
 // that holds the camp.
 type campState struct {
-	parser   protocol.Parser
-	inflight int32           // requests handed to the camp and not answered yet
+	parser protocol.Parser
+	// inflight bounds the replies to the requests handed to the camp and
+	// not answered yet, in bytes (replyBound each).
+	inflight int32
 	camper   protocol.CampID // the id it checked in with, for the close log
 	// halted: the connection's last reply is on its way (or it ended); its
 	// input is thrown away and its end needs no checkout.
@@ -96,6 +98,21 @@ func newCampService(cfg Config, log *zap.Logger) *campService {
 	return s
 }
 
+// replyBound bounds the reply to the request in f: the longest reply any
+// request can get is a 501 quoting its start line (4 bytes a byte at
+// worst) or help; an Id is echoed.
+func (s *campService) replyBound(f *protocol.Frame) int32 {
+	n := replySlack + 4*len(f.Start)
+	if len(f.Head) > 0 {
+		n += protocol.MaxIDHeader
+	}
+	return int32(min(n, s.maxReply))
+}
+
+// replySlack is what every reply may take besides the quoted line: status
+// line, headers, the fixed words of an error, or the help text.
+const replySlack = 256 + len(protocol.Help)
+
 // maxReplySize is the longest reply one request can get: a 501 quoting a
 // start line of MaxLine bytes, or help with the longest Id.
 func maxReplySize() int {
@@ -121,7 +138,7 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 	used := 0
 	fresh, waiting := false, false
 	for used < len(buf) {
-		if l.full(c, int(c.x.inflight)*s.maxReply) {
+		if l.full(c, int(c.x.inflight)) {
 			l.pause(c, now)
 			break
 		}
@@ -143,8 +160,9 @@ func (s *campService) input(l *campLoop, c *campConn, now time.Time) {
 			continue
 		}
 		fresh = true
-		c.x.inflight++
-		s.submit(l, command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano()}, now)
+		bound := s.replyBound(frame)
+		c.x.inflight += bound
+		s.submit(l, command{kind: cmdRequest, c: c, req: frame.Request(), parsed: now.UnixNano(), bound: bound}, now)
 		if c.state != stateOpen || c.x.halted {
 			break
 		}
@@ -171,7 +189,7 @@ func (s *campService) submit(l *campLoop, cmd command, now time.Time) {
 // resumeIfRoom goes on reading a paused connection once its output and
 // the replies still in flight fit the limit again.
 func (s *campService) resumeIfRoom(l *campLoop, c *campConn, now time.Time) {
-	if c.paused && c.state == stateOpen && !l.full(c, int(c.x.inflight)*s.maxReply) {
+	if c.paused && c.state == stateOpen && !l.full(c, int(c.x.inflight)) {
 		l.resume(c)
 		s.input(l, c, now)
 	}
@@ -191,7 +209,7 @@ func (s *campService) fail(l *campLoop, c *campConn, status int, msg string, why
 func (s *campService) receive(l *campLoop, r *result, now time.Time) {
 	c := r.c
 	if r.answer {
-		c.x.inflight--
+		c.x.inflight -= r.bound
 	}
 	if r.camper != 0 {
 		c.x.camper = r.camper
@@ -289,7 +307,7 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 	switch cmd.kind {
 	case cmdRequest:
 		res := k.camp.Handle(c, &cmd.req, now)
-		k.res = result{c: c, frame: res.Reply, answer: true, reply: true, method: cmd.req.Method, parsed: cmd.parsed}
+		k.res = result{c: c, frame: res.Reply, answer: true, reply: true, method: cmd.req.Method, parsed: cmd.parsed, bound: cmd.bound}
 		if (cmd.req.Method == protocol.MethodMessage || cmd.req.Method == protocol.MethodDirect) && replyStatus(res.Reply) == protocol.StatusOK {
 			k.messages++
 		}
@@ -313,9 +331,9 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 }
 
 // refuse answers a request with 503 without touching the camp.
-func (k *campCore) refuse(c *campConn, id []byte, msg string, parsed int64, out router) {
+func (k *campCore) refuse(c *campConn, id []byte, msg string, parsed int64, bound int32, out router) {
 	k.errFrame = protocol.AppendError(k.errFrame[:0], protocol.StatusServiceUnavailable, id, msg)
-	k.res = result{c: c, frame: k.errFrame, answer: true, reply: true, parsed: parsed}
+	k.res = result{c: c, frame: k.errFrame, answer: true, reply: true, parsed: parsed, bound: bound}
 	out.route(&k.res)
 }
 

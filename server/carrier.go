@@ -44,6 +44,7 @@ type command struct {
 	text   []byte           // cmdFail: its explanation
 	why    closeReason      // cmdFail, cmdLeave: why the connection ends
 	parsed int64            // cmdRequest, cmdFail: unix nanoseconds the frame was read
+	bound  int32            // cmdRequest: what its reply may take (campState.inflight)
 }
 
 // result is one frame the camp produced for one connection. frame borrows
@@ -59,6 +60,7 @@ type result struct {
 	method protocol.Method
 	parsed int64
 	reply  bool
+	bound  int32 // with answer: the request's reply bound, given back
 }
 
 // router takes the results of one apply, on the camp's loop.

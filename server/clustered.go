@@ -95,6 +95,8 @@ type pendingReq struct {
 	fail []byte // cmdFail: the error to send as the last reply
 	code int
 	why  closeReason
+	// bound is a request's reply bound, given back with its answer.
+	bound int32
 }
 
 // clusterCamp is the camp service's side of cluster mode. Everything but
@@ -210,7 +212,7 @@ func (cc *clusterCamp) order(cmd *command, now time.Time, out router) {
 			cc.s.core.apply(cmd, now, out)
 			return
 		case ref.logged == 0 && q.Method == protocol.MethodCheckin && cc.draining:
-			cc.s.core.refuse(c, q.ID, "server shutting down", cmd.parsed, out)
+			cc.s.core.refuse(c, q.ID, "server shutting down", cmd.parsed, cmd.bound, out)
 			return
 		case q.Method == protocol.MethodCheckin && cc.draining:
 			flags |= recRefused
@@ -225,7 +227,7 @@ func (cc *clusterCamp) order(cmd *command, now time.Time, out router) {
 	cc.nextTag++
 	tag := cc.nextTag
 	cc.rec = appendRecord(cc.rec[:0], cmd, ref.key.id, tag, now, flags)
-	p := pendingReq{c: c, kind: cmd.kind, id: append([]byte(nil), cmd.req.ID...)}
+	p := pendingReq{c: c, kind: cmd.kind, id: append([]byte(nil), cmd.req.ID...), bound: cmd.bound}
 	if cmd.kind == cmdFail {
 		p.fail, p.code, p.why = append([]byte(nil), cmd.text...), cmd.status, cmd.why
 	}
@@ -454,23 +456,25 @@ func (cc *clusterCamp) applyEntry(l *campLoop, e *cluster.Entry) {
 		c = cc.placeholder(connKey{node: e.Node, epoch: e.Epoch, id: r.connID})
 	}
 	out := cc.routerFor(l, r.origin)
+	var bound int32
 	if mine {
 		if _, failed := cc.failed[r.tag]; failed {
 			// Answered already: the change happens, unanswered.
 			delete(cc.failed, r.tag)
 			out = &cc.drop
-		} else if _, ok := cc.pending[r.tag]; ok {
+		} else if p, ok := cc.pending[r.tag]; ok {
+			bound = p.bound
 			delete(cc.pending, r.tag)
 			if ref := cc.refs[c]; ref != nil {
 				ref.logged--
 			}
 		}
 	}
-	cmd := command{kind: r.kind, c: c, why: r.why, status: r.status, text: r.text, parsed: r.origin.UnixNano()}
+	cmd := command{kind: r.kind, c: c, why: r.why, status: r.status, text: r.text, parsed: r.origin.UnixNano(), bound: bound}
 	cmd.req = protocol.Request{Method: r.method, Name: r.name, Args: r.args, Full: r.flags&recFull != 0,
 		ID: r.id, BadID: r.flags&recBadID != 0, Body: r.body}
 	if r.flags&recRefused != 0 {
-		cc.s.core.refuse(c, r.id, "server shutting down", cmd.parsed, out)
+		cc.s.core.refuse(c, r.id, "server shutting down", cmd.parsed, bound, out)
 	} else {
 		cc.s.core.apply(&cmd, r.origin, out)
 	}
@@ -596,7 +600,7 @@ func (cc *clusterCamp) answerFailed(l *campLoop) {
 		}
 		switch p.kind {
 		case cmdRequest:
-			cc.s.core.refuse(p.c, p.id, msg, now.UnixNano(), out)
+			cc.s.core.refuse(p.c, p.id, msg, now.UnixNano(), p.bound, out)
 		case cmdFail:
 			// The error still ends the connection; the camp checks it out
 			// when the node is declared down, if the log stays away.

@@ -141,7 +141,7 @@ func (ln *lane) receive() {
 		for i := range b.results {
 			rec := &b.results[i]
 			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, answer: rec.answer,
-				parsed: rec.parsed, method: rec.method, reply: rec.reply}, now)
+				parsed: rec.parsed, method: rec.method, reply: rec.reply, bound: rec.bound}, now)
 			if rec.answer && rec.c.paused {
 				ln.waiting = append(ln.waiting, rec.c)
 			}
@@ -210,6 +210,7 @@ type span struct{ off, n int32 }
 type cmdRecord struct {
 	c      *campConn
 	parsed int64
+	bound  int32
 	kind   cmdKind
 	why    closeReason
 	method protocol.Method
@@ -225,6 +226,7 @@ type cmdRecord struct {
 type resultRecord struct {
 	c      *campConn
 	parsed int64
+	bound  int32
 	method protocol.Method
 	reply  bool
 	frame  span
@@ -274,7 +276,7 @@ func (b *batch) bytes(s span) []byte {
 }
 
 func (b *batch) addCommand(cmd *command) {
-	rec := cmdRecord{c: cmd.c, kind: cmd.kind, why: cmd.why, status: int32(cmd.status), parsed: cmd.parsed}
+	rec := cmdRecord{c: cmd.c, kind: cmd.kind, why: cmd.why, status: int32(cmd.status), parsed: cmd.parsed, bound: cmd.bound}
 	switch cmd.kind {
 	case cmdRequest:
 		q := &cmd.req
@@ -288,7 +290,7 @@ func (b *batch) addCommand(cmd *command) {
 
 // command rebuilds a command; its bytes point into b.
 func (b *batch) command(rec *cmdRecord) command {
-	cmd := command{kind: rec.kind, c: rec.c, why: rec.why, status: int(rec.status), parsed: rec.parsed}
+	cmd := command{kind: rec.kind, c: rec.c, why: rec.why, status: int(rec.status), parsed: rec.parsed, bound: rec.bound}
 	switch rec.kind {
 	case cmdRequest:
 		cmd.req = protocol.Request{
@@ -311,7 +313,7 @@ func (b *batch) addResult(res *result, gen uint64) {
 		b.shared, b.sharedAt, b.sharedGen = f, at, gen
 	}
 	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, last: res.last, answer: res.answer,
-		parsed: res.parsed, method: res.method, reply: res.reply})
+		parsed: res.parsed, method: res.method, reply: res.reply, bound: res.bound})
 }
 
 func (lc *loopsCarrier) get() *batch {

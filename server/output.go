@@ -72,6 +72,15 @@ func (l *loop[X]) pending(c *conn[X]) int {
 // Output queued during this callback is written first if that makes room:
 // the limit is on what the server holds, not on what the kernel took.
 func (l *loop[X]) full(c *conn[X], extra int) bool {
+	if c.out != nil && len(*c.out) >= writeEarly && c.state == stateOpen {
+		// A long run of requests with big answers: write what is queued
+		// now rather than hold it twice (ours, then gnet's copy of what
+		// the socket does not take), and keep the buffer reusable.
+		l.write(c)
+		if c.state != stateOpen {
+			return true // the write failed and closed it: stop reading
+		}
+	}
 	if l.pending(c)+extra <= l.r.lim.maxPending {
 		return false
 	}
@@ -185,6 +194,10 @@ func shutdownWrite[X any](c *conn[X]) {
 const (
 	spareBuffers  = 256
 	spareCapLimit = 64 << 10
+	// writeEarly is how much output a connection may gather in one
+	// callback before it is written: below spareCapLimit, so that its
+	// buffer can be kept for reuse.
+	writeEarly = 32 << 10
 )
 
 func (l *loop[X]) buffer() *[]byte {

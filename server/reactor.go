@@ -128,7 +128,7 @@ func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X])
 			maxConns:     int64(cfg.MaxConns),
 			maxPerIP:     cfg.MaxConnsPerIP,
 			maxPending:   cfg.MaxPending,
-			maxInput:     max(cfg.MaxPending, maxFrameBytes(cfg.MaxBody)),
+			maxInput:     maxFrameBytes(cfg.MaxBody),
 		},
 		drainDone: make(chan struct{}),
 		boot:      make(chan gnet.Engine, 1),
@@ -386,7 +386,11 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 	case c.paused:
 		// The output is over the limit: the input waits, but not without
 		// bound.
-		if gc.InboundBuffered() > r.lim.maxInput {
+		// A connection waiting for its own replies still in flight between
+		// loops is not slow; one whose output really is over the limit is,
+		// once it has also sent more than a frame's worth meanwhile.
+		if in := gc.InboundBuffered(); in > r.lim.maxInput && l.pending(c) > r.lim.maxPending || in > r.lim.maxPending/4 {
+			l.r.m.SlowConsumer()
 			l.abort(c, closeSlowConsumer, now)
 		}
 	default:
