@@ -78,8 +78,8 @@ func TestNodeDown(t *testing.T) {
 			}
 		}
 	}
-	if got := survivors[0].Stats().Ignored; got != ignored+1 {
-		t.Errorf("ignored %d entries, want %d", got, ignored+1)
+	if got := survivors[0].Stats().Ignored; got < ignored+1 {
+		t.Errorf("ignored %d entries, want at least %d", got, ignored+1)
 	}
 
 	back := s.open(t, victim)[0]
