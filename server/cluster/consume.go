@@ -220,7 +220,8 @@ func (n *Node) onMsg(gen int, msg jetstream.Msg) {
 // depend only on the log, so every node decides alike:
 //   - a data entry counts only if its sender is a member at that epoch;
 //   - node-up makes its sender a member (replacing an older epoch of the
-//     same name, which is delivered as node-down first);
+//     same name, which is delivered as node-down first), unless that epoch
+//     has gone down already;
 //   - node-down, from a member, removes the named node at that epoch.
 func (n *Node) decode(seq uint64, ts time.Time, data []byte, out []Entry) ([]Entry, event, error) {
 	c := &n.con
@@ -256,8 +257,8 @@ func (n *Node) decode(seq uint64, ts time.Time, data []byte, out []Entry) ([]Ent
 			}
 			out = append(out, Entry{Seq: seq, Time: ts, Kind: KindData, Node: senderName(), Epoch: m.epoch, Data: body})
 		case KindNodeUp:
-			if senderCounts {
-				continue // a repeated announcement
+			if senderCounts || c.members.gone(m.name, m.epoch) {
+				continue // a repeated announcement, or a late one of an epoch gone
 			}
 			name := senderName()
 			if isMember {
@@ -281,7 +282,7 @@ func (n *Node) decode(seq uint64, ts time.Time, data []byte, out []Entry) ([]Ent
 			if bytes.Equal(target, m.name) {
 				name = senderName()
 			}
-			c.members = c.members.without(name)
+			c.members = c.members.down(name, epoch)
 			out = append(out, Entry{Seq: seq, Time: ts, Kind: KindNodeDown, Node: name, Epoch: epoch})
 			if name == n.cfg.Node && c.member {
 				cutoff = ErrDeclaredDown

@@ -129,10 +129,10 @@ func (m *monitor) silent(n *Node, now time.Time) []memberKey {
 	}
 	var down []memberKey
 	seen := make(map[memberKey]bool, members.len())
-	for i := range members.len() {
-		k := memberKey{members.names[i], members.epochs[i]}
+	members.live(func(name string, epoch uint64) bool {
+		k := memberKey{name, epoch}
 		if k.name == n.cfg.Node {
-			continue
+			return true
 		}
 		seen[k] = true
 		w := m.watched[k]
@@ -144,7 +144,8 @@ func (m *monitor) silent(n *Node, now time.Time) []memberKey {
 			w.accused = now
 			down = append(down, k)
 		}
-	}
+		return true
+	})
 	for k := range m.watched {
 		if !seen[k] {
 			delete(m.watched, k)

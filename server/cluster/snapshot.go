@@ -85,7 +85,10 @@ func (n *Node) snapshotLoaded(seq uint64) {
 // snapshotDue says whether this node should snapshot after seq, and if so
 // records what the snapshot must hold besides the server's data.
 func (n *Node) snapshotDue(seq uint64, m *members) bool {
-	if !n.active.Load() || m.len() == 0 || m.names[0] != n.cfg.Node || m.epochs[0] != n.epoch.Load() {
+	if !n.active.Load() {
+		return false
+	}
+	if name, epoch, ok := m.first(); !ok || name != n.cfg.Node || epoch != n.epoch.Load() {
 		return false
 	}
 	s := &n.snp
@@ -262,6 +265,6 @@ func (n *Node) tryLoadSnapshot(ctx context.Context) (*snapshot, error) {
 		return nil, fmt.Errorf("%w: snapshot at %d, log from %d", errLogPurged, s.seq, st.FirstSeq)
 	}
 	n.log.Info("loaded the snapshot", zap.Uint64("seq", s.seq), zap.Int("bytes", len(s.data)),
-		zap.Int("members", s.members.len()), zap.Uint64("log last", info.State.LastSeq))
+		zap.Int("members", s.members.count()), zap.Uint64("log last", info.State.LastSeq))
 	return s, nil
 }

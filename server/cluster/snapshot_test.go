@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -70,5 +71,45 @@ func TestLateNode(t *testing.T) {
 	}
 	if snaps == 0 {
 		t.Error("no snapshot was asked for")
+	}
+}
+
+// TestFileStore restarts a lone node that keeps its log in files: the
+// camp survives, and the node's previous life is declared down at once by
+// its new arrival.
+func TestFileStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig("a")
+	cfg.StoreDir = dir
+	open := func() (*Node, *recorder) {
+		n, err := Open(context.Background(), cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder(n)
+		if err := n.Start(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		return n, rec
+	}
+
+	n, rec := open()
+	first := n.Epoch()
+	for i := range 10 {
+		n.Append(uint64(i), fmt.Appendf(nil, "entry %d", i))
+	}
+	n.Flush()
+	rec.await(t, "entries", func(r *recorder) bool { return r.count == 10 })
+	n.kill()
+
+	n, rec = open()
+	t.Cleanup(func() { closeNode(t, n) })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.count != 10 {
+		t.Errorf("%d entries after the restart, want 10", rec.count)
+	}
+	if _, ok := rec.find(KindNodeDown, "a", first); !ok {
+		t.Error("the previous epoch was not declared down by the new arrival")
 	}
 }

@@ -155,54 +155,93 @@ func decodeHeartbeat(b []byte) (name []byte, epoch, applied uint64, err error) {
 	return b[17:], binary.LittleEndian.Uint64(b[1:]), binary.LittleEndian.Uint64(b[9:]), nil
 }
 
-// members is the replicated membership: node name to the epoch that holds
-// it. It changes only by applying log entries, so it is the same on every
-// node after the same sequence, and it is saved with every snapshot. A
-// value is never modified once published: a change makes a new one.
+// members is the replicated membership: for each node name that has
+// joined, its epoch and whether it is up. A name that went down keeps its
+// last epoch, so that a late announcement of that epoch cannot bring it
+// back (a node comes back with a new epoch). It changes only by applying
+// log entries, so it is the same on every node after the same sequence,
+// and it is saved with every snapshot. A value is never modified once
+// published: a change makes a new one.
 type members struct {
 	names  []string // sorted
 	epochs []uint64 // epochs[i] belongs to names[i]
+	up     []bool   // up[i]: names[i] is a member at epochs[i]
 }
 
-func (m *members) epoch(name []byte) (uint64, bool) {
+func (m *members) find(name []byte) (int, bool) {
 	if m == nil {
 		return 0, false
 	}
-	i, ok := slices.BinarySearchFunc(m.names, name, func(a string, b []byte) int { return strings.Compare(a, string(b)) })
-	if !ok {
+	return slices.BinarySearchFunc(m.names, name, func(a string, b []byte) int { return strings.Compare(a, string(b)) })
+}
+
+// epoch returns the epoch name is a member at; false if it is not one.
+func (m *members) epoch(name []byte) (uint64, bool) {
+	i, ok := m.find(name)
+	if !ok || !m.up[i] {
 		return 0, false
 	}
 	return m.epochs[i], true
 }
 
-// with returns a copy of m with name held by epoch.
+// gone reports whether name went down at epoch.
+func (m *members) gone(name []byte, epoch uint64) bool {
+	i, ok := m.find(name)
+	return ok && !m.up[i] && m.epochs[i] == epoch
+}
+
+// with returns a copy of m with name up at epoch.
 func (m *members) with(name string, epoch uint64) *members {
-	out := m.clone()
+	return m.set(name, epoch, true)
+}
+
+// down returns a copy of m with name down at epoch.
+func (m *members) down(name string, epoch uint64) *members {
+	return m.set(name, epoch, false)
+}
+
+func (m *members) set(name string, epoch uint64, up bool) *members {
+	out := &members{}
+	if m != nil {
+		out.names, out.epochs, out.up = slices.Clone(m.names), slices.Clone(m.epochs), slices.Clone(m.up)
+	}
 	i, ok := slices.BinarySearch(out.names, name)
 	if ok {
-		out.epochs[i] = epoch
+		out.epochs[i], out.up[i] = epoch, up
 		return out
 	}
 	out.names = slices.Insert(out.names, i, name)
 	out.epochs = slices.Insert(out.epochs, i, epoch)
+	out.up = slices.Insert(out.up, i, up)
 	return out
 }
 
-// without returns a copy of m without name.
-func (m *members) without(name string) *members {
-	out := m.clone()
-	if i, ok := slices.BinarySearch(out.names, name); ok {
-		out.names = slices.Delete(out.names, i, i+1)
-		out.epochs = slices.Delete(out.epochs, i, i+1)
-	}
-	return out
-}
-
-func (m *members) clone() *members {
+// live calls f for each member, in name order, until f returns false.
+func (m *members) live(f func(name string, epoch uint64) bool) {
 	if m == nil {
-		return &members{}
+		return
 	}
-	return &members{names: slices.Clone(m.names), epochs: slices.Clone(m.epochs)}
+	for i, name := range m.names {
+		if m.up[i] && !f(name, m.epochs[i]) {
+			return
+		}
+	}
+}
+
+// count returns the number of members.
+func (m *members) count() int {
+	n := 0
+	m.live(func(string, uint64) bool { n++; return true })
+	return n
+}
+
+// first returns the member with the lowest name.
+func (m *members) first() (name string, epoch uint64, ok bool) {
+	m.live(func(n string, e uint64) bool {
+		name, epoch, ok = n, e, true
+		return false
+	})
+	return name, epoch, ok
 }
 
 func (m *members) len() int {
@@ -216,7 +255,8 @@ func (m *members) len() int {
 //
 //	magic    4 bytes "CFS1"
 //	seq      8 bytes: the log sequence the snapshot is taken after
-//	members  uvarint count, then each: name length (1 byte), name, epoch (8 bytes)
+//	members  uvarint count, then each: name length (1 byte), name,
+//	         epoch (8 bytes), up (1 byte, 0 or 1)
 //	data     the rest: the server's snapshot
 const snapMagic = "CFS1"
 
@@ -228,6 +268,11 @@ func appendSnapshot(dst []byte, seq uint64, m *members, data []byte) []byte {
 		dst = append(dst, byte(len(m.names[i])))
 		dst = append(dst, m.names[i]...)
 		dst = binary.LittleEndian.AppendUint64(dst, m.epochs[i])
+		up := byte(0)
+		if m.up[i] {
+			up = 1
+		}
+		dst = append(dst, up)
 	}
 	return append(dst, data...)
 }
@@ -246,7 +291,7 @@ func decodeSnapshot(b []byte) (seq uint64, m *members, data []byte, err error) {
 	b = b[n:]
 	m = &members{}
 	for range count {
-		if len(b) < 1 || len(b) < 1+int(b[0])+8 {
+		if len(b) < 1 || len(b) < 1+int(b[0])+9 {
 			return 0, nil, nil, errShort
 		}
 		name := string(b[1 : 1+b[0]])
@@ -254,9 +299,13 @@ func decodeSnapshot(b []byte) (seq uint64, m *members, data []byte, err error) {
 		if i := len(m.names); i > 0 && m.names[i-1] >= name {
 			return 0, nil, nil, errors.New("snapshot members out of order")
 		}
+		if b[8] > 1 {
+			return 0, nil, nil, fmt.Errorf("snapshot member %q: up flag %d", name, b[8])
+		}
 		m.names = append(m.names, name)
 		m.epochs = append(m.epochs, binary.LittleEndian.Uint64(b))
-		b = b[8:]
+		m.up = append(m.up, b[8] == 1)
+		b = b[9:]
 	}
 	return seq, m, b, nil
 }

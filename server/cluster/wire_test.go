@@ -103,20 +103,29 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestSnapshotFormat(t *testing.T) {
-	m := (&members{}).with("c", 3).with("a", 1).with("b", 2)
+	m := (&members{}).with("c", 3).with("a", 1).with("b", 2).down("b", 2)
 	b := appendSnapshot(nil, 77, m, []byte("camp state"))
 	seq, got, data, err := decodeSnapshot(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seq != 77 || string(data) != "camp state" || !slices.Equal(got.names, []string{"a", "b", "c"}) || !slices.Equal(got.epochs, []uint64{1, 2, 3}) {
-		t.Errorf("got %d %v %v %q", seq, got.names, got.epochs, data)
+	if seq != 77 || string(data) != "camp state" || !slices.Equal(got.names, []string{"a", "b", "c"}) ||
+		!slices.Equal(got.epochs, []uint64{1, 2, 3}) || !slices.Equal(got.up, []bool{true, false, true}) {
+		t.Errorf("got %d %v %v %v %q", seq, got.names, got.epochs, got.up, data)
 	}
 	empty := appendSnapshot(nil, 5, nil, nil)
 	if seq, got, data, err := decodeSnapshot(empty); err != nil || seq != 5 || got.len() != 0 || len(data) != 0 {
 		t.Errorf("empty: %d %v %q %v", seq, got, data, err)
 	}
-	for _, bad := range [][]byte{nil, []byte("XXXX12345678\x00"), b[:len(snapMagic)+8+2], appendSnapshot(nil, 1, &members{names: []string{"b", "a"}, epochs: []uint64{1, 2}}, nil)} {
+	badFlag := appendSnapshot(nil, 1, (&members{}).with("a", 1), nil)
+	badFlag[len(badFlag)-1] = 2
+	for _, bad := range [][]byte{
+		nil,
+		[]byte("XXXX12345678\x00"),
+		b[:len(snapMagic)+8+2],
+		appendSnapshot(nil, 1, &members{names: []string{"b", "a"}, epochs: []uint64{1, 2}, up: []bool{true, true}}, nil),
+		badFlag,
+	} {
 		if _, _, _, err := decodeSnapshot(bad); err == nil {
 			t.Errorf("decoded %q", bad)
 		}
@@ -128,27 +137,43 @@ func TestMembersCopyOnWrite(t *testing.T) {
 	m1 := m0.with("b", 1)
 	m2 := m1.with("a", 2)
 	m3 := m2.with("b", 3)
-	m4 := m3.without("a")
+	m4 := m3.down("a", 2)
 	tests := []struct {
-		m      *members
-		names  []string
-		epochs []uint64
+		m    *members
+		live []string
 	}{
-		{m1, []string{"b"}, []uint64{1}},
-		{m2, []string{"a", "b"}, []uint64{2, 1}},
-		{m3, []string{"a", "b"}, []uint64{2, 3}},
-		{m4, []string{"b"}, []uint64{3}},
+		{m1, []string{"b 1"}},
+		{m2, []string{"a 2", "b 1"}},
+		{m3, []string{"a 2", "b 3"}},
+		{m4, []string{"b 3"}},
 	}
 	for i, tt := range tests {
-		if !slices.Equal(tt.m.names, tt.names) || !slices.Equal(tt.m.epochs, tt.epochs) {
-			t.Errorf("m%d = %v %v, want %v %v", i+1, tt.m.names, tt.m.epochs, tt.names, tt.epochs)
+		var live []string
+		tt.m.live(func(name string, epoch uint64) bool {
+			live = append(live, fmt.Sprint(name, " ", epoch))
+			return true
+		})
+		if !slices.Equal(live, tt.live) || tt.m.count() != len(tt.live) {
+			t.Errorf("m%d: members %v, want %v", i+1, live, tt.live)
 		}
 	}
 	if e, ok := m3.epoch([]byte("b")); !ok || e != 3 {
 		t.Errorf("epoch of b: %d %v", e, ok)
 	}
+	if _, ok := m4.epoch([]byte("a")); ok {
+		t.Error("a is a member after going down")
+	}
+	if !m4.gone([]byte("a"), 2) || m4.gone([]byte("a"), 1) || m4.gone([]byte("b"), 3) {
+		t.Error("gone: wrong")
+	}
+	if name, epoch, ok := m4.first(); !ok || name != "b" || epoch != 3 {
+		t.Errorf("first: %s %d %v", name, epoch, ok)
+	}
 	if _, ok := m0.epoch([]byte("b")); ok {
 		t.Error("nil members has b")
+	}
+	if _, _, ok := m0.first(); ok {
+		t.Error("nil members has a first")
 	}
 }
 
@@ -191,6 +216,10 @@ func TestMembershipRules(t *testing.T) {
 		{"node-down of another epoch", 10, []msg{up("a", 1), up("c", 3), down("c", 3, "a", 2)},
 			[]string{"node-up a 1", "node-up c 3"}, nil, nil},
 		{"node-down from a non-member", 10, []msg{up("a", 1), down("x", 3, "a", 1)}, []string{"node-up a 1"}, nil, nil},
+		{"a late node-up of an epoch gone", 10, []msg{up("a", 1), up("c", 3), down("c", 3, "a", 1), up("a", 1), data("a", 1, "x"), up("a", 2)},
+			[]string{"node-up a 1", "node-up c 3", "node-down a 1", "node-up a 2"}, nil, nil},
+		{"own late node-up after being declared down", 10, []msg{up("a", 1), up(me, 10), down("a", 1, me, 10), up(me, 10)},
+			[]string{"node-up a 1", "node-up b 10", "node-down b 10"}, []event{eventNone, eventCaughtUp, eventCutOff, eventNone}, nil},
 		{"declared down", 10, []msg{up("a", 1), up(me, 10), down("a", 1, me, 10)},
 			[]string{"node-up a 1", "node-up b 10", "node-down b 10"}, []event{eventNone, eventCaughtUp, eventCutOff},
 			[]error{nil, nil, ErrDeclaredDown}},
@@ -281,7 +310,7 @@ func TestPacking(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(appendEntry(appendHeader(nil, "a", 1), KindData, []byte("xyz")))
 	f.Add(appendEntry(appendHeader(nil, "b", 2), KindNodeDown, nodeDownBody("a", 1)))
-	f.Add(appendSnapshot(nil, 3, (&members{}).with("a", 1), []byte("s")))
+	f.Add(appendSnapshot(nil, 3, (&members{}).with("a", 1).down("a", 1).with("b", 2), []byte("s")))
 	f.Add(appendHeartbeat(nil, "a", 1, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeHeader(b); err == nil {
