@@ -8,16 +8,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
-// Reading the log. An ordered consumer (nats.go recreates it after any
-// hiccup, from the sequence after the last one seen) hands messages to
-// onMsg on its own goroutine. onMsg checks that sequences follow each
-// other, decodes the entries, applies the membership rules, and pushes
-// them on the queue; deliver, the one goroutine that calls the Handler,
-// takes everything queued at once and applies it as one batch.
+// Reading the log. An ephemeral pull consumer hands messages to onMsg on
+// nats.go's goroutine. onMsg checks that sequences follow each other,
+// decodes the entries, applies the membership rules, and pushes them on
+// the queue; deliver, the one goroutine that calls the Handler, takes
+// everything queued at once and applies it as one batch.
+//
+// The consumer is an R1 consumer that JetStream places on any server of
+// the log, so it dies with that server. This package recreates it itself,
+// from the message after the last one taken in, rather than through
+// nats.go's ordered consumer: that one waits 10 s for each unanswered
+// create request and backs off up to 10 s between them, so a reader whose
+// consumer lived on a killed node (the JetStream meta leader, say) stalled
+// for 13 s and more while the others went on. Here a stall is noticed
+// after two missed heartbeats, and a new consumer is asked for every
+// consumeRetry, each request bounded by the cluster timeout, until
+// JetStream places one.
 
 type event uint8
 
@@ -98,12 +109,23 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
+// consumeRetry is the pause between attempts to create a consumer, and
+// consumerIdle how long JetStream keeps one nobody reads (one given up on,
+// or left behind on a server that went away) before deleting it.
+const (
+	consumeRetry = 250 * time.Millisecond
+	consumerIdle = time.Minute
+)
+
 // consumer is the state of reading the log, guarded by mu; onMsg holds mu
 // while it handles a message.
 type consumer struct {
 	mu      sync.Mutex
 	cc      jetstream.ConsumeContext
-	gen     int // follow's generation: messages of an older one are dropped
+	gen     int    // the consumer's generation: messages of an older one are dropped
+	dseq    uint64 // the last delivery sequence of the current consumer
+	kicked  int    // the generation a restart was asked for
+	kick    chan int
 	last    uint64
 	members *members
 	member  bool // this node, at its current epoch, is a member
@@ -112,7 +134,9 @@ type consumer struct {
 	scratch []Entry
 }
 
-// stop ends the current ordered consumer, if any.
+func (c *consumer) init() { c.kick = make(chan int, 1) }
+
+// stop ends the current consumer, if any.
 func (c *consumer) stop() {
 	c.mu.Lock()
 	c.gen++
@@ -121,6 +145,19 @@ func (c *consumer) stop() {
 	c.mu.Unlock()
 	if cc != nil {
 		cc.Stop()
+	}
+}
+
+// restart asks reread for a new consumer in place of generation gen's,
+// once. Call it with mu held.
+func (c *consumer) restart(gen int) {
+	if gen != c.gen || c.kicked == gen {
+		return
+	}
+	c.kicked = gen
+	select {
+	case c.kick <- gen:
+	default:
 	}
 }
 
@@ -134,8 +171,7 @@ func (n *Node) follow(ctx context.Context) error {
 	}
 	c := &n.con
 	c.mu.Lock()
-	c.gen++
-	gen := c.gen
+	c.gen++ // whatever the old consumer still delivers is dropped
 	c.last, c.members, c.member, c.stalled = snap.seq, snap.members, false, false
 	n.members.Store(snap.members)
 	n.applied.Store(snap.seq)
@@ -144,28 +180,67 @@ func (n *Node) follow(ctx context.Context) error {
 	if !ok {
 		return ErrClosed
 	}
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{n.subjLog},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       snap.seq + 1,
-		InactiveThreshold: time.Minute,
+	return n.consume(ctx)
+}
+
+// consume starts reading the log with a new consumer from the message
+// after the last one taken in, retrying until JetStream places one, ctx
+// ends or the node stops.
+func (n *Node) consume(ctx context.Context) error {
+	var last error
+	for {
+		err := n.tryConsume(ctx)
+		if err == nil {
+			return nil
+		}
+		if last == nil || err.Error() != last.Error() {
+			n.log.Info("asking for a consumer of the log", zap.Error(err))
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("log %s: consumer: %w", n.streamName, last)
+		case <-n.stop:
+			return ErrClosed
+		case <-time.After(consumeRetry):
+		}
 	}
-	cons, err := n.js.OrderedConsumer(ctx, n.streamName, cfg)
+}
+
+func (n *Node) tryConsume(ctx context.Context) error {
+	c := &n.con
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	old := c.cc
+	c.cc, c.dseq = nil, 0
+	from := c.last + 1
+	c.mu.Unlock()
+	if old != nil {
+		old.Stop() // JetStream deletes its consumer after consumerIdle
+	}
+	actx, cancel := context.WithTimeout(ctx, n.cfg.ClusterTimeout)
+	defer cancel()
+	cons, err := n.js.CreateConsumer(actx, n.streamName, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		AckPolicy:         jetstream.AckNonePolicy,
+		FilterSubjects:    []string{n.subjLog},
+		Replicas:          1,
+		MemoryStorage:     true,
+		InactiveThreshold: consumerIdle,
+	})
 	if err != nil {
-		return fmt.Errorf("log %s: consumer: %w", n.streamName, err)
+		return err
 	}
 	hb := min(max(n.cfg.NodeTimeout/5, 500*time.Millisecond), 5*time.Second)
 	cc, err := cons.Consume(func(m jetstream.Msg) { n.onMsg(gen, m) },
 		jetstream.PullMaxMessages(512),
 		jetstream.PullHeartbeat(hb),
 		jetstream.PullExpiry(10*hb),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !n.leaving.Load() {
-				n.log.Debug("reading the log", zap.Error(err))
-			}
-		}))
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { n.consumeErr(gen, err) }))
 	if err != nil {
-		return fmt.Errorf("log %s: consume: %w", n.streamName, err)
+		return err
 	}
 	c.mu.Lock()
 	if c.gen == gen {
@@ -174,9 +249,60 @@ func (n *Node) follow(ctx context.Context) error {
 	c.mu.Unlock()
 	if cc != nil {
 		cc.Stop() // stopped or restarted meanwhile
+		return nil
 	}
-	n.log.Debug("reading the log", zap.Uint64("from", snap.seq+1))
+	var on string
+	if ci := cons.CachedInfo(); ci != nil && ci.Cluster != nil {
+		on = ci.Cluster.Leader
+	}
+	n.log.Debug("reading the log", zap.Uint64("from", from), zap.String("consumer on", on))
 	return nil
+}
+
+// consumeErr hears what goes wrong with consumer generation gen: when the
+// consumer is gone or silent, reading restarts with a new one.
+func (n *Node) consumeErr(gen int, err error) {
+	if n.leaving.Load() {
+		return
+	}
+	n.log.Debug("reading the log", zap.Error(err))
+	switch {
+	case errors.Is(err, jetstream.ErrNoHeartbeat),
+		errors.Is(err, jetstream.ErrConsumerDeleted),
+		errors.Is(err, jetstream.ErrConsumerNotFound),
+		errors.Is(err, jetstream.ErrConsumerLeadershipChanged),
+		errors.Is(err, jetstream.ErrServerShutdown),
+		errors.Is(err, jetstream.ErrBadRequest),
+		errors.Is(err, nats.ErrNoResponders):
+		c := &n.con
+		c.mu.Lock()
+		c.restart(gen)
+		c.mu.Unlock()
+	}
+}
+
+// reread is the goroutine that replaces a failed consumer.
+func (n *Node) reread() {
+	defer n.wg.Done()
+	for {
+		var gen int
+		select {
+		case <-n.stop:
+			return
+		case gen = <-n.con.kick:
+		}
+		c := &n.con
+		c.mu.Lock()
+		current := gen == c.gen
+		c.mu.Unlock()
+		if !current {
+			continue // replaced already
+		}
+		n.log.Info("the log's consumer failed: asking for a new one", zap.Uint64("from", n.applied.Load()+1))
+		if err := n.consume(n.ctx); err != nil && !errors.Is(err, ErrClosed) && !n.leaving.Load() {
+			n.log.Warn("reading the log", zap.Error(err))
+		}
+	}
 }
 
 // onMsg takes one log message in.
@@ -190,8 +316,20 @@ func (n *Node) onMsg(gen int, msg jetstream.Msg) {
 	c := &n.con
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen || c.stalled || seq <= c.last {
-		return // an old consumer's, or seen already
+	if gen != c.gen || c.stalled {
+		return // an old consumer's
+	}
+	dseq := md.Sequence.Consumer
+	lost := dseq != c.dseq+1
+	c.dseq = max(c.dseq, dseq)
+	if seq <= c.last {
+		return // seen already
+	}
+	if seq != c.last+1 && lost {
+		// A delivery went missing on the way (AckNone does not resend):
+		// read again from the message after the last one taken in.
+		c.restart(gen)
+		return
 	}
 	if seq != c.last+1 {
 		err := fmt.Errorf("log gap: after %d the next message is %d (the log was cut below a snapshot this node had not reached)", c.last, seq)

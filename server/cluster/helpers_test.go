@@ -47,7 +47,9 @@ func testConfig(name string) Config {
 	cfg.Cluster = "t"
 	cfg.Node = name
 	cfg.Camp = "ids=J00001-J50000 max-campers=0 max-body=65536"
-	cfg.NodeTimeout = time.Second
+	// Long enough that a loaded 2-core machine (make test runs packages
+	// side by side, under -race) never makes a live node look silent.
+	cfg.NodeTimeout = 3 * time.Second
 	cfg.ClusterTimeout = 2 * time.Second
 	cfg.JoinTimeout = waitFor
 	return cfg

@@ -83,16 +83,27 @@ func (n *Node) beatInterval() time.Duration {
 	return max(n.cfg.NodeTimeout/5, 10*time.Millisecond)
 }
 
+// checkInterval is how often silence is looked for: a member is declared
+// down at most this long after it has been silent for the node timeout,
+// not a whole heartbeat period later.
+func (n *Node) checkInterval() time.Duration {
+	return min(n.beatInterval(), max(n.cfg.NodeTimeout/20, 10*time.Millisecond), 250*time.Millisecond)
+}
+
 // run sends heartbeats and looks for silent members until the node stops.
 func (m *monitor) run(n *Node) {
 	defer n.wg.Done()
-	tick := time.NewTicker(n.beatInterval())
+	tick := time.NewTicker(n.checkInterval())
 	defer tick.Stop()
 	var buf []byte
+	var sent time.Time
 	for {
-		buf = appendHeartbeat(buf[:0], n.cfg.Node, n.epoch.Load(), n.applied.Load())
-		if err := n.nc.Publish(n.subjBeat, buf); err != nil && !n.leaving.Load() {
-			n.log.Debug("heartbeat not sent", zap.Error(err))
+		if now := time.Now(); now.Sub(sent) >= n.beatInterval()-n.checkInterval()/2 {
+			sent = now
+			buf = appendHeartbeat(buf[:0], n.cfg.Node, n.epoch.Load(), n.applied.Load())
+			if err := n.nc.Publish(n.subjBeat, buf); err != nil && !n.leaving.Load() {
+				n.log.Debug("heartbeat not sent", zap.Error(err))
+			}
 		}
 		for _, k := range m.silent(n, time.Now()) {
 			n.log.Warn("node silent: declaring it down", zap.String("down", k.name), zap.Uint64("down epoch", k.epoch),
@@ -121,6 +132,7 @@ func (m *monitor) silent(n *Node, now time.Time) []memberKey {
 		m.restart = true
 		return nil
 	}
+	restarted := m.restart
 	if m.restart {
 		for _, w := range m.watched {
 			w.last = now
@@ -137,7 +149,13 @@ func (m *monitor) silent(n *Node, now time.Time) []memberKey {
 		seen[k] = true
 		w := m.watched[k]
 		if w == nil {
+			// Silence counts from the last heartbeat heard at this epoch,
+			// even one heard before this node watched, unless the clocks
+			// restart now.
 			w = &watch{last: now}
+			if b, ok := m.beats[k.name]; ok && b.epoch == k.epoch && !restarted {
+				w.last = b.at
+			}
 			m.watched[k] = w
 		}
 		if now.Sub(w.last) > n.cfg.NodeTimeout && now.Sub(w.accused) >= n.cfg.ClusterTimeout {

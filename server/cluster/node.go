@@ -188,6 +188,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	n.pub.init(n)
 	n.q.init()
 	n.mon.init()
+	n.con.init()
 	if err := n.connect(ctx); err != nil {
 		n.abandon()
 		return nil, err
@@ -408,10 +409,11 @@ func (n *Node) Start(ctx context.Context, h Handler) error {
 		n.shutdown()
 		return err
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.pub.run()
 	go n.deliver()
 	go n.mon.run(n)
+	go n.reread()
 	err := n.join(ctx)
 	if err != nil {
 		n.shutdown()
@@ -536,6 +538,12 @@ func (n *Node) Close(ctx context.Context) error {
 	n.shutdown()
 	return err
 }
+
+// Kill stops the node at once without a word to the others, as a crash
+// would: nothing more reaches the log (no node-down of its own), so the
+// others declare it down after the node timeout. It is for tests of
+// failure handling; a server leaves with Close.
+func (n *Node) Kill() { n.kill() }
 
 // kill stops the node without a word to the others, as a crash would.
 func (n *Node) kill() {
