@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -228,23 +227,10 @@ func freeAddr(t *testing.T) string {
 
 // haproxy is a running haproxy process and what it has written.
 type haproxy struct {
+	lockedLog
 	env  map[string]string
-	mu   sync.Mutex
-	out  strings.Builder
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit, once done is closed
-}
-
-func (h *haproxy) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.out.Write(p)
-}
-
-func (h *haproxy) output() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.out.String()
 }
 
 // startHAProxy runs haproxy in the foreground on file with env, checks

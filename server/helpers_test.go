@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -314,4 +315,24 @@ func trunc(s string) string {
 		return s[:80] + "..."
 	}
 	return s
+}
+
+// lockedLog collects a child process's output: its pipes write it while
+// the test reads it.
+type lockedLog struct {
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.Write(p)
+}
+
+// output is everything written so far.
+func (l *lockedLog) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.String()
 }

@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,23 +17,10 @@ import (
 
 // process is a campfire binary running as a child process.
 type process struct {
+	lockedLog
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has exited
 	err    error         // what Wait returned, once exited is closed
-	mu     sync.Mutex
-	log    bytes.Buffer
-}
-
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.Write(b)
-}
-
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
 }
 
 // startProcess runs bin with args and waits until addr answers a ping. ok
