@@ -71,7 +71,10 @@ type Handler interface {
 	CutOff(err error)
 	// Failed reports entries that are not in the log, by the tags given to
 	// Append: the requests they carry should be answered 503. err is
-	// ErrTimeout, ErrNotMember, ErrClosed or a NATS error.
+	// ErrTimeout, ErrNotMember, ErrClosed or a NATS error. An entry failed
+	// with ErrTimeout may still show up in the log later (NATS took it but
+	// answered too late): it is then applied like any other, on every node,
+	// and its request must not be answered twice.
 	Failed(tags []uint64, err error)
 }
 
