@@ -38,7 +38,7 @@ var (
 // MismatchError says that this node's configuration differs from the one
 // the cluster's log was created with. The node must not join.
 type MismatchError struct {
-	What    string // "camp" or "replicas"
+	What    string // "camp", "log format" or "replicas"
 	Cluster string // what the cluster has
 	Node    string // what this node has
 }
