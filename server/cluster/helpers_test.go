@@ -60,6 +60,7 @@ type spec struct {
 	names  []string
 	ports  []int // route ports, one per name
 	modify func(*Config)
+	pad    int // snapshot padding of the recorders
 }
 
 func newSpec(t testing.TB, names ...string) *spec {
@@ -91,6 +92,7 @@ func (s *spec) open(t testing.TB, idx ...int) []*member {
 	recs := make([]*recorder, len(idx))
 	nodes := s.openWith(t, func(k int, n *Node) Handler {
 		recs[k] = newRecorder(n)
+		recs[k].pad = s.pad
 		return recs[k]
 	}, idx...)
 	out := make([]*member, len(idx))
@@ -173,6 +175,7 @@ type recorder struct {
 	failed   []uint64
 	failErr  error
 	snaps    int
+	pad      int // bytes of padding in each snapshot, to make it as large as a camp's
 }
 
 func newRecorder(n *Node) *recorder {
@@ -186,8 +189,8 @@ func (r *recorder) Restore(seq uint64, data []byte) error {
 	defer r.mu.Unlock()
 	r.entries, r.restored, r.seq, r.count, r.digest = nil, seq, seq, 0, [32]byte{}
 	if data != nil {
-		if len(data) != 8+32 {
-			return fmt.Errorf("snapshot of %d bytes", len(data))
+		if len(data) != 8+32+r.pad {
+			return fmt.Errorf("snapshot of %d bytes, want %d", len(data), 8+32+r.pad)
 		}
 		r.count = binary.LittleEndian.Uint64(data)
 		copy(r.digest[:], data[8:])
@@ -219,6 +222,7 @@ func (r *recorder) Apply(b Batch) {
 	if b.Snapshot {
 		data := binary.LittleEndian.AppendUint64(nil, r.count)
 		data = append(data, r.digest[:]...)
+		data = append(data, make([]byte, r.pad)...)
 		if err := r.n.SaveSnapshot(b.Seq, data); err != nil {
 			panic(err)
 		}

@@ -38,7 +38,7 @@ var (
 // MismatchError says that this node's configuration differs from the one
 // the cluster's log was created with. The node must not join.
 type MismatchError struct {
-	What    string // "camp" or "replicas"
+	What    string // "camp", "log format" or "replicas"
 	Cluster string // what the cluster has
 	Node    string // what this node has
 }
@@ -71,7 +71,10 @@ type Handler interface {
 	CutOff(err error)
 	// Failed reports entries that are not in the log, by the tags given to
 	// Append: the requests they carry should be answered 503. err is
-	// ErrTimeout, ErrNotMember, ErrClosed or a NATS error.
+	// ErrTimeout, ErrNotMember, ErrClosed or a NATS error. An entry failed
+	// with ErrTimeout may still show up in the log later (NATS took it but
+	// answered too late): it is then applied like any other, on every node,
+	// and its request must not be answered twice.
 	Failed(tags []uint64, err error)
 }
 

@@ -8,11 +8,12 @@ import (
 )
 
 // TestLateNode starts a node after thousands of entries, once snapshots
-// have let the log be purged: it must start from a snapshot and end with
-// the same replica as the others.
+// (of 4 MiB, a camp of 57,000 campers) have let the log be purged: it must
+// start from a snapshot and end with the same replica as the others.
 func TestLateNode(t *testing.T) {
 	const perNode = 2500
 	s := newSpec(t, "a", "b", "c")
+	s.pad = 4 << 20
 	s.modify = func(cfg *Config) {
 		cfg.Replicas = 2 // the stream lives while c is away
 		cfg.SnapshotEvery = 100
