@@ -14,11 +14,13 @@ import (
 type fakeMsg struct {
 	jetstream.Msg
 	seq  uint64
+	dseq uint64 // the consumer's delivery sequence: one more per message delivered
 	data []byte
 }
 
 func (m fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
-	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.seq}, Timestamp: time.Unix(0, int64(m.seq))}, nil
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.seq, Consumer: m.dseq},
+		Timestamp: time.Unix(0, int64(m.seq))}, nil
 }
 
 func (m fakeMsg) Data() []byte { return m.data }
@@ -46,8 +48,10 @@ func TestGaps(t *testing.T) {
 			n.q.init()
 			n.con.members = (&members{}).with("a", 1)
 			n.con.joined = tt.joined
-			for _, seq := range tt.seqs {
-				n.onMsg(n.con.gen, fakeMsg{seq: seq, data: data("x")})
+			// Every message is delivered (no delivery goes missing): a jump
+			// in the stream sequence is a gap in the log itself.
+			for i, seq := range tt.seqs {
+				n.onMsg(n.con.gen, fakeMsg{seq: seq, dseq: uint64(i + 1), data: data("x")})
 			}
 			n.onMsg(n.con.gen-1, fakeMsg{seq: 99, data: data("old generation")})
 			var queued []uint64
