@@ -123,6 +123,11 @@ type clusterCamp struct {
 	snap     []byte
 	drop     dropRouter
 
+	// ctx ends when the server's loops stop, so that nothing waits for a
+	// loop that will not run again.
+	ctx  context.Context
+	stop context.CancelFunc
+
 	mu       sync.Mutex
 	failedQ  []uint64 // tags reported failed, for the camp's loop
 	failErr  error
@@ -131,7 +136,9 @@ type clusterCamp struct {
 }
 
 func newClusterCamp(s *campService, node *cluster.Node, cfg Config, log *zap.Logger) *clusterCamp {
+	ctx, stop := context.WithCancel(context.Background())
 	return &clusterCamp{
+		ctx: ctx, stop: stop,
 		s: s, node: node, name: node.Name(), log: log,
 		cfg:      groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers},
 		refs:     make(map[*campConn]*connRef),
@@ -339,7 +346,7 @@ func decodeRecord(b []byte) (record, error) {
 // serves, so before any loop runs.
 func (cc *clusterCamp) Restore(seq uint64, data []byte) error {
 	var err error
-	run := cc.s.r.onLoop0(context.Background(), func(*campLoop) {
+	run := cc.s.r.onLoop0(cc.ctx, func(*campLoop) {
 		cc.remote = make(map[connKey]*campConn)
 		cc.refs = make(map[*campConn]*connRef)
 		cc.local = make(map[uint64]*campConn)
@@ -404,7 +411,7 @@ func (cc *clusterCamp) placeholder(k connKey) *campConn {
 // Apply applies a batch of the log on the camp's loop.
 func (cc *clusterCamp) Apply(b cluster.Batch) {
 	var save []byte
-	err := cc.s.r.onLoop0(context.Background(), func(l *campLoop) {
+	err := cc.s.r.onLoop0(cc.ctx, func(l *campLoop) {
 		for i := range b.Entries {
 			cc.applyEntry(l, &b.Entries[i])
 		}
@@ -541,7 +548,7 @@ func (cc *clusterCamp) CaughtUp() {
 // node rejoins under a new epoch.
 func (cc *clusterCamp) CutOff(err error) {
 	cc.log.Error("cut off from the camp: closing every connection", zap.Error(err))
-	_ = cc.s.r.forEachLoop(context.Background(), true, func(l *campLoop) {
+	_ = cc.s.r.forEachLoop(cc.ctx, true, func(l *campLoop) {
 		now := time.Now()
 		for c := l.active.head; c != nil; c = l.active.head {
 			c.x.halted = true // the log already checked it out
@@ -550,7 +557,7 @@ func (cc *clusterCamp) CutOff(err error) {
 		}
 		l.endEvent()
 	})
-	_ = cc.s.r.onLoop0(context.Background(), func(*campLoop) {
+	_ = cc.s.r.onLoop0(cc.ctx, func(*campLoop) {
 		for c, ref := range cc.refs {
 			if ref.key.node == cc.name {
 				c.x.gone = true

@@ -93,6 +93,12 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 		if side != nil {
 			side.Close()
 		}
+		if cc := s.clusterCamp(); cc != nil {
+			// It joined the camp: leave it, so the others need not wait
+			// for the node timeout.
+			cc.stop()
+			_ = cc.node.Close(context.Background())
+		}
 		return nil, err
 	}
 	log.Info("listening", zap.String("service", main.serviceName()), zap.String("addr", s.main.addr))
@@ -245,7 +251,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.done
 	if cc := s.clusterCamp(); cc != nil {
 		// The checkouts of this node's campers are in the log by now;
-		// Close publishes them and says this node has left.
+		// Close publishes them and says this node has left. The loops
+		// have stopped: the log's reader must not wait for them.
+		cc.stop()
 		errs = append(errs, cc.node.Close(ctx))
 	}
 	if s.side != nil {
