@@ -107,9 +107,18 @@ func TestNodeDown(t *testing.T) {
 // that their replicas agree.
 func sameState(t *testing.T, nodes []*member) {
 	t.Helper()
+	// Appends still on their way may land after the log's last sequence
+	// is read: wait until every node has read up to a last that holds.
 	_, last, _ := streamInfo(t, nodes[0].Node)
-	for _, m := range nodes {
-		m.rec.await(t, fmt.Sprintf("seq %d", last), func(r *recorder) bool { return r.seq >= last })
+	for {
+		for _, m := range nodes {
+			m.rec.await(t, fmt.Sprintf("seq %d", last), func(r *recorder) bool { return r.seq >= last })
+		}
+		_, now, _ := streamInfo(t, nodes[0].Node)
+		if now == last {
+			break
+		}
+		last = now
 	}
 	seq0, count0, digest0 := nodes[0].rec.state()
 	for _, m := range nodes[1:] {
