@@ -88,17 +88,18 @@
 //
 // # Loops
 //
-// Measured with bench/compare.sh on 2 cores shared with the harness:
-// 10,000 connections in groups of 4, 20,000 messages/s offered (60,000
-// deliveries/s); ranges over several runs (see the README for the latest):
+// Measured with the bench harness on 2 cores shared with it (and, this
+// time, with other work: latencies were not comparable), 10,000
+// connections in groups of 4, 20,000 messages/s offered (60,000
+// deliveries/s), 3 runs each, against the previous design:
 //
-//	loops  CPU µs/delivery  p50           p99          RSS/conn
-//	1      11.7–13.2        0.8–9 ms      56–163 ms    1048–1133 B
-//	2      15.3–16.4        0.7–1.3 ms    20–78 ms     1147–1212 B
-//	conventional (goroutine per conn, mutex):
-//	       14.9–17.0        0.3–0.8 ms    6–27 ms      ~15 KiB
+//	loops  CPU µs/delivery        RSS/conn
+//	1      11.6–13.9 (10.1–12.6)  882–918 B (1,017–1,085)
+//	2      12.2–13.8 (15.6–16.1)  1,009–1,169 B (1,124–1,291)
 //
-// One loop is the default: it uses the least CPU and memory. Its limit is
-// one core of write(2) calls, one per delivered frame; near that limit
-// latency grows, and more loops help.
+// With two loops a request crosses to loop 0 and its results come back, in
+// batches, and yet it now costs no more CPU than one loop: the batches merge
+// writes, and a loop is woken only when no wake-up is pending. One loop
+// stays the default: it uses the least memory, and under the saturated runs
+// measured here neither count had the better tail in every run.
 package server
