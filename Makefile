@@ -34,9 +34,9 @@ install:
 # -race (under it sync.Pool drops items at random, so crypto/tls allocates
 # and bench's TLS cases skip).
 test: tools fmt-check vet
+	$(GO) test -count=1 -run Allocs ./bench ./groups ./protocol ./server ./server/metrics
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -race -count=1 ./server -args -loops=2
-	$(GO) test -count=1 -run Allocs $(PKGS)
 
 # tools installs what the tests need besides Go, from Debian's packages
 # (root or sudo): tmux drives the terminal client's and telnet's tests,
