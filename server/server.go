@@ -212,6 +212,9 @@ func (s *Server) watch() {
 			}
 		}
 	}
+	if cc := s.clusterCamp(); cc != nil {
+		cc.endLife() // no loop runs the log's batches any more
+	}
 	s.err = errors.Join(errs...)
 	close(s.done)
 }
