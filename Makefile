@@ -8,12 +8,19 @@ FUZZTIME ?= 30s
 VCS      := -buildvcs=auto
 PKGS     := ./...
 
-.PHONY: all run build install test tools fmt-check vet fuzz bench compare cover screenshot clean
+.PHONY: all run cluster build install test tools fmt-check vet fuzz bench compare cover screenshot clean
 
 all: build
 
 run:
 	$(GO) run . serve -addr 0.0.0.0:2022
+
+# cluster runs three nodes of one camp on this machine in the foreground
+# (CAMP on 2022, 2023 and 2024, side ports 127.0.0.1:2080-2082), every log
+# line prefixed with its node's name; Ctrl-C stops all three. Knobs:
+# bench/cluster.sh.
+cluster: build
+	bash bench/cluster.sh
 
 build:
 	$(GO) build $(VCS) -o $(BIN) .

@@ -67,6 +67,15 @@ func (s *Server) Digest(ctx context.Context) (seq, digest uint64, err error) {
 // recordVersion is the first byte of every record.
 const recordVersion = 1
 
+// recForget is the kind of a record that is not a command for the camp:
+// the connection has left, and nothing more of it is on its way through
+// the log, so every replica may drop its placeholder. Until then a
+// replica keeps the placeholder of a connection that left, marked gone,
+// so that what the connection sent after its checkout (requests
+// pipelined behind it, which its own node ignores) is ignored on every
+// replica too, instead of being taken for a new connection's.
+const recForget = cmdLeave + 1
+
 // Record flags.
 const (
 	recFull    = 1 << iota // full-form request
@@ -109,24 +118,35 @@ type clusterCamp struct {
 	log  *zap.Logger
 	cfg  groups.Config
 
-	refs     map[*campConn]*connRef
-	local    map[uint64]*campConn  // this node's connections, by id
-	remote   map[connKey]*campConn // placeholders for other nodes' connections
-	pending  map[uint64]pendingReq // by tag
-	failed   map[uint64]struct{}   // tags answered 503 whose entry may still come
-	nextID   uint64
-	nextTag  uint64
-	seq      uint64 // the log sequence the replica is at
-	draining bool
-	dirty    bool // appended since the last Flush
-	rec      []byte
-	snap     []byte
-	drop     dropRouter
+	refs    map[*campConn]*connRef
+	local   map[uint64]*campConn  // this node's connections, by id
+	remote  map[connKey]*campConn // placeholders for other nodes' connections
+	pending map[uint64]pendingReq // by tag
+	failed  map[uint64]struct{}   // tags answered 503 whose entry may still come
+	// retry holds connections of this node that ended while the log did
+	// not take their checkout: it is appended again a cluster timeout
+	// later, until it gets there, so that no camper stays checked in for
+	// a connection that is gone.
+	retry      []*campConn
+	retryAfter time.Duration
+	nextID     uint64
+	nextTag    uint64
+	seq        uint64 // the log sequence the replica is at
+	draining   bool
+	dirty      bool // appended since the last Flush
+	rec        []byte
+	snap       []byte
+	drop       dropRouter
+	// trace, when set (by tests, on the camp's loop), sees every log entry
+	// before it is applied, in log order.
+	trace func(e *cluster.Entry)
 
-	// ctx ends when the server's loops stop, so that nothing waits for a
-	// loop that will not run again.
-	ctx  context.Context
-	stop context.CancelFunc
+	// life ends once the server's engines have stopped: a task handed to
+	// a loop after that may never run, so whatever waits for one (a batch
+	// of the log, a cut-off) gives up instead of blocking the node's
+	// reading goroutine, and with it the node's Close, for ever.
+	life    context.Context
+	endLife context.CancelFunc
 
 	mu       sync.Mutex
 	failedQ  []uint64 // tags reported failed, for the camp's loop
@@ -136,17 +156,18 @@ type clusterCamp struct {
 }
 
 func newClusterCamp(s *campService, node *cluster.Node, cfg Config, log *zap.Logger) *clusterCamp {
-	ctx, stop := context.WithCancel(context.Background())
+	life, endLife := context.WithCancel(context.Background())
 	return &clusterCamp{
-		ctx: ctx, stop: stop,
+		life: life, endLife: endLife,
 		s: s, node: node, name: node.Name(), log: log,
-		cfg:      groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers},
-		refs:     make(map[*campConn]*connRef),
-		local:    make(map[uint64]*campConn),
-		remote:   make(map[connKey]*campConn),
-		pending:  make(map[uint64]pendingReq),
-		failed:   make(map[uint64]struct{}),
-		caughtUp: make(chan struct{}),
+		cfg:        groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers},
+		retryAfter: cfg.Cluster.ClusterTimeout,
+		refs:       make(map[*campConn]*connRef),
+		local:      make(map[uint64]*campConn),
+		remote:     make(map[connKey]*campConn),
+		pending:    make(map[uint64]pendingReq),
+		failed:     make(map[uint64]struct{}),
+		caughtUp:   make(chan struct{}),
 	}
 }
 
@@ -333,7 +354,7 @@ func decodeRecord(b []byte) (record, error) {
 			b = b[l-1:]
 		}
 	}
-	if !ok || len(b) != 0 || r.kind < cmdRequest || r.kind > cmdLeave {
+	if !ok || len(b) != 0 || r.kind < cmdRequest || r.kind > recForget {
 		return r, fmt.Errorf("%w: trailing bytes or kind", errRecord)
 	}
 	return r, nil
@@ -344,15 +365,22 @@ func decodeRecord(b []byte) (record, error) {
 
 // Restore replaces the replica by a snapshot. It runs before the node
 // serves, so before any loop runs.
+//
+// A snapshot is the placeholders of connections that have left and are
+// not forgotten yet (a count, then each key with its length), then the
+// camp's own snapshot (groups.Camp.AppendSnapshot).
 func (cc *clusterCamp) Restore(seq uint64, data []byte) error {
 	var err error
-	run := cc.s.r.onLoop0(cc.ctx, func(*campLoop) {
+	run := cc.s.r.onLoop0(cc.life, func(*campLoop) {
 		cc.remote = make(map[connKey]*campConn)
 		cc.refs = make(map[*campConn]*connRef)
 		cc.local = make(map[uint64]*campConn)
 		if data == nil {
 			cc.s.core.camp = groups.New[*campConn](cc.cfg)
 		} else {
+			if data, err = cc.restoreGone(data); err != nil {
+				return
+			}
 			var camp *groups.Camp[*campConn]
 			camp, err = groups.Restore(cc.cfg, data, cc.decodeKey)
 			if err != nil {
@@ -367,6 +395,48 @@ func (cc *clusterCamp) Restore(seq uint64, data []byte) error {
 		return run
 	}
 	return err
+}
+
+// appendGone adds to a snapshot the keys of the connections that have
+// left and are not forgotten yet.
+func (cc *clusterCamp) appendGone(dst []byte) []byte {
+	var gone []*campConn
+	for c := range cc.refs {
+		if c.x.gone {
+			gone = append(gone, c)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(gone)))
+	var key []byte
+	for _, c := range gone {
+		key = cc.encodeKey(key[:0], c)
+		dst = binary.AppendUvarint(dst, uint64(len(key)))
+		dst = append(dst, key...)
+	}
+	return dst
+}
+
+// restoreGone makes the placeholders of a snapshot's connections that
+// have left, and returns the rest of the snapshot.
+func (cc *clusterCamp) restoreGone(b []byte) ([]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: gone count", errRecord)
+	}
+	b = b[k:]
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("%w: gone key", errRecord)
+		}
+		c, err := cc.decodeKey(b[k : k+int(l)])
+		if err != nil {
+			return nil, err
+		}
+		c.x.gone = true
+		b = b[k+int(l):]
+	}
+	return b, nil
 }
 
 // decodeKey makes the placeholder of a snapshot's connection.
@@ -411,13 +481,16 @@ func (cc *clusterCamp) placeholder(k connKey) *campConn {
 // Apply applies a batch of the log on the camp's loop.
 func (cc *clusterCamp) Apply(b cluster.Batch) {
 	var save []byte
-	err := cc.s.r.onLoop0(cc.ctx, func(l *campLoop) {
+	err := cc.s.r.onLoop0(cc.life, func(l *campLoop) {
 		for i := range b.Entries {
+			if cc.trace != nil {
+				cc.trace(&b.Entries[i])
+			}
 			cc.applyEntry(l, &b.Entries[i])
 		}
 		cc.seq = b.Seq
 		if b.Snapshot {
-			cc.snap = cc.s.core.camp.AppendSnapshot(cc.snap[:0], cc.encodeKey)
+			cc.snap = cc.s.core.camp.AppendSnapshot(cc.appendGone(cc.snap[:0]), cc.encodeKey)
 			save = append([]byte(nil), cc.snap...)
 		}
 		if ce := cc.log.Check(zap.DebugLevel, "applied"); ce != nil {
@@ -454,6 +527,14 @@ func (cc *clusterCamp) applyEntry(l *campLoop, e *cluster.Entry) {
 		cc.log.Error("log entry not understood: skipped on every node", zap.Uint64("seq", e.Seq), zap.String("node", e.Node), zap.Error(err))
 		return
 	}
+	if r.kind == recForget {
+		k := connKey{node: e.Node, epoch: e.Epoch, id: r.connID}
+		if c := cc.remote[k]; c != nil && c.x.gone {
+			delete(cc.remote, k)
+			delete(cc.refs, c)
+		}
+		return
+	}
 	mine := e.Node == cc.name && e.Epoch == cc.node.Epoch()
 	var c *campConn
 	if mine {
@@ -488,18 +569,24 @@ func (cc *clusterCamp) applyEntry(l *campLoop, e *cluster.Entry) {
 	cc.forget(c)
 }
 
-// forget drops what is kept of a connection that has left and has nothing
-// more on its way.
+// forget tells every replica, through the log, to drop what it keeps of
+// a connection of this node that has left and has nothing more on its way
+// (see recForget). Until that record comes back, the connection is a gone
+// placeholder here too, so that this node agrees with the others about
+// whatever of it the log may still hold.
 func (cc *clusterCamp) forget(c *campConn) {
 	ref := cc.refs[c]
-	if !c.x.gone || ref == nil || ref.logged > 0 {
+	if !c.x.gone || ref == nil || ref.logged > 0 || ref.key.node != cc.name || cc.local[ref.key.id] != c {
 		return
 	}
-	delete(cc.refs, c)
-	if ref.key.node == cc.name && cc.local[ref.key.id] == c {
-		delete(cc.local, ref.key.id)
+	delete(cc.local, ref.key.id)
+	cc.remote[ref.key] = c
+	if ref.key.epoch != cc.node.Epoch() {
+		return // an old epoch's: the log ignores it, and node-down drops it
 	}
-	delete(cc.remote, ref.key)
+	cc.rec = appendRecord(cc.rec[:0], &command{kind: recForget}, ref.key.id, 0, time.Now(), 0)
+	cc.dirty = true
+	cc.node.Append(0, cc.rec) // tag 0 is no request's: a failure answers nobody
 }
 
 // nodeDown checks out every camper of a node that left or was declared
@@ -548,7 +635,7 @@ func (cc *clusterCamp) CaughtUp() {
 // node rejoins under a new epoch.
 func (cc *clusterCamp) CutOff(err error) {
 	cc.log.Error("cut off from the camp: closing every connection", zap.Error(err))
-	_ = cc.s.r.forEachLoop(cc.ctx, true, func(l *campLoop) {
+	_ = cc.s.r.forEachLoop(cc.life, true, func(l *campLoop) {
 		now := time.Now()
 		for c := l.active.head; c != nil; c = l.active.head {
 			c.x.halted = true // the log already checked it out
@@ -557,7 +644,7 @@ func (cc *clusterCamp) CutOff(err error) {
 		}
 		l.endEvent()
 	})
-	_ = cc.s.r.onLoop0(cc.ctx, func(*campLoop) {
+	_ = cc.s.r.onLoop0(cc.life, func(*campLoop) {
 		for c, ref := range cc.refs {
 			if ref.key.node == cc.name {
 				c.x.gone = true
@@ -570,6 +657,17 @@ func (cc *clusterCamp) CutOff(err error) {
 	if err := cc.node.Rejoin(); err != nil {
 		cc.log.Error("rejoin", zap.Error(err))
 	}
+}
+
+// retryLeaves appends again the checkouts the log did not take.
+func (cc *clusterCamp) retryLeaves(l *campLoop) {
+	retry := cc.retry
+	cc.retry = nil
+	now := time.Now()
+	for _, c := range retry {
+		cc.order(&command{kind: cmdLeave, c: c, why: closeClient}, now, cc.routerFor(l, now))
+	}
+	l.endEvent()
 }
 
 // Failed answers 503 to the requests whose entries the log did not take.
@@ -613,6 +711,17 @@ func (cc *clusterCamp) answerFailed(l *campLoop) {
 			// when the node is declared down, if the log stays away.
 			cc.s.core.lastError(p.c, p.code, string(p.fail), p.why, now.UnixNano(), out)
 		}
+		if p.kind != cmdRequest && !p.c.x.gone {
+			// The connection ends without its checkout in the log: try
+			// again once the log may be back.
+			if len(cc.retry) == 0 {
+				time.AfterFunc(cc.retryAfter, func() {
+					_ = l.el.Execute(cc.life, gnetTask(func() { cc.retryLeaves(l) }))
+				})
+			}
+			cc.retry = append(cc.retry, p.c)
+		}
+		cc.forget(p.c)
 	}
 	l.endEvent()
 }

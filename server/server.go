@@ -96,7 +96,7 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 		if cc := s.clusterCamp(); cc != nil {
 			// It joined the camp: leave it, so the others need not wait
 			// for the node timeout.
-			cc.stop()
+			cc.endLife()
 			_ = cc.node.Close(context.Background())
 		}
 		return nil, err
@@ -218,6 +218,9 @@ func (s *Server) watch() {
 			}
 		}
 	}
+	if cc := s.clusterCamp(); cc != nil {
+		cc.endLife() // no loop runs the log's batches any more
+	}
 	s.err = errors.Join(errs...)
 	close(s.done)
 }
@@ -251,9 +254,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.done
 	if cc := s.clusterCamp(); cc != nil {
 		// The checkouts of this node's campers are in the log by now;
-		// Close publishes them and says this node has left. The loops
-		// have stopped: the log's reader must not wait for them.
-		cc.stop()
+		// Close publishes them and says this node has left.
 		errs = append(errs, cc.node.Close(ctx))
 	}
 	if s.side != nil {
