@@ -653,23 +653,12 @@ func startNodeProcesses(t *testing.T, bin, name string, n int, extra ...string) 
 	routes, clients := freeAddrs(t, n), freeAddrs(t, n)
 	nodes := make([]*nodeProcess, n)
 	for i := range nodes {
-		np := &nodeProcess{process: &process{exited: make(chan struct{})}, name: fmt.Sprintf("n%d", i+1),
-			natsURL: "nats://" + clients[i]}
+		node := fmt.Sprintf("n%d", i+1)
 		args := append([]string{"serve", "-addr", "127.0.0.1:0", "-http-addr", "", "-grace", "2s", "-log-format", "json",
-			"-cluster", name, "-node", np.name, "-nats-listen", clients[i],
+			"-cluster", name, "-node", node, "-nats-listen", clients[i],
 			"-nats-route-listen", routes[i], "-nats-routes", strings.Join(routes, ",")}, extra...)
-		np.cmd = exec.Command(bin, args...)
-		np.cmd.Stdout, np.cmd.Stderr = np.process, np.process
-		if err := np.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
-		}
-		go func() {
-			np.err = np.cmd.Wait()
-			close(np.exited)
-		}()
-		t.Cleanup(func() {
-			_ = np.cmd.Process.Kill()
-			<-np.exited
+		np := &nodeProcess{process: runCampfire(t, bin, args...), name: node, natsURL: "nats://" + clients[i]}
+		t.Cleanup(func() { // runs before runCampfire's kill
 			if t.Failed() {
 				t.Logf("%s's log:\n%s", np.name, np.output())
 			}

@@ -23,13 +23,12 @@ type process struct {
 	err    error         // what Wait returned, once exited is closed
 }
 
-// startProcess runs bin with args and waits until addr answers a ping. ok
-// is false if the process exited first (for example because the port was
-// taken).
-func startProcess(t *testing.T, bin, addr string, args ...string) (p *process, ok bool) {
+// runCampfire starts bin with args as a child process whose output goes to
+// its log, and kills it when the test ends.
+func runCampfire(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p = &process{exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"serve", "-addr", addr, "-grace", "2s"}, args...)...)
+	p := &process{exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
@@ -42,6 +41,15 @@ func startProcess(t *testing.T, bin, addr string, args ...string) (p *process, o
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	})
+	return p
+}
+
+// startProcess runs bin with args and waits until addr answers a ping. ok
+// is false if the process exited first (for example because the port was
+// taken).
+func startProcess(t *testing.T, bin, addr string, args ...string) (p *process, ok bool) {
+	t.Helper()
+	p = runCampfire(t, bin, append([]string{"serve", "-addr", addr, "-grace", "2s"}, args...)...)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(waitFor)
