@@ -385,12 +385,13 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 		}
 	case c.paused:
 		// The output is over the limit: the input waits, but not without
-		// bound.
-		// A connection waiting for its own replies still in flight between
-		// loops is not slow; one whose output really is over the limit is,
-		// once it has also sent more than a frame's worth meanwhile.
+		// bound. A connection waiting for its own replies still in flight
+		// between loops is not slow; one whose output really is over the
+		// limit is, once it has also sent more than a frame's worth.
 		if in := gc.InboundBuffered(); in > r.lim.maxInput && l.pending(c) > r.lim.maxPending || in > r.lim.maxPending/4 {
-			l.r.m.SlowConsumer()
+			r.m.SlowConsumer()
+			r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
+				zap.Int("pending", l.pending(c)), zap.Int("unread", in), zap.Int("limit", r.lim.maxPending))
 			l.abort(c, closeSlowConsumer, now)
 		}
 	default:
