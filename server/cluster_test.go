@@ -162,6 +162,23 @@ func (tc *testCluster) start(idx ...int) {
 	}
 }
 
+// add prepares one more node, routed to the others, that starts later
+// than they did; it returns its index for start.
+func (tc *testCluster) add(t *testing.T) int {
+	t.Helper()
+	cfg := tc.cfgs[0]
+	cc := *cfg.Cluster
+	i := len(tc.cfgs)
+	cc.Node = fmt.Sprintf("n%d", i+1)
+	cc.RouteListen = freeAddrs(t, 1)[0]
+	cc.Routes = append(slices.Clone(tc.routes), cc.RouteListen)
+	cfg.Cluster = &cc
+	tc.cfgs = append(tc.cfgs, cfg)
+	tc.nodes = append(tc.nodes, nil)
+	tc.logs = append(tc.logs, nil)
+	return i
+}
+
 // addr is node i's CAMP address.
 func (tc *testCluster) addr(i int) string { return tc.nodes[i].Addr() }
 
@@ -203,6 +220,22 @@ func (tc *testCluster) settle(t *testing.T) (uint64, []uint64) {
 			t.Fatalf("replicas not at one sequence after %v: %v", clusterWait, seqs)
 		}
 		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// caughtUp waits until every running node has applied the log up to the
+// highest sequence any of them reports.
+func (tc *testCluster) caughtUp(t *testing.T) {
+	t.Helper()
+	seqs, _ := tc.digests(t)
+	target := slices.Max(seqs)
+	deadline := time.Now().Add(clusterWait)
+	for slices.Min(seqs) < target {
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas at %v, not all at %d after %v", seqs, target, clusterWait)
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+		seqs, _ = tc.digests(t)
 	}
 }
 
@@ -320,7 +353,13 @@ type scriptStep struct {
 // addrs[i%len(addrs)]) and returns every client's transcript. Each step
 // waits for its reply, so the steps reach the camp's log in script order
 // and every client's transcript is the same however many nodes serve.
-func runScript(t *testing.T, addrs []string, clients int, steps []scriptStep) [][]string {
+//
+// A request that only reads (mission, ping, help) is answered from the
+// node's own replica, and may overtake the events of changes made on other
+// nodes that this one has not applied yet; before each step, caughtUp (if
+// not nil) waits until every replica has applied the log so far, so that
+// the transcripts do not depend on timing.
+func runScript(t *testing.T, addrs []string, clients int, steps []scriptStep, caughtUp func()) [][]string {
 	t.Helper()
 	trs := make([]*transcript, clients)
 	for i := range trs {
@@ -328,6 +367,9 @@ func runScript(t *testing.T, addrs []string, clients int, steps []scriptStep) []
 		trs[i].name = fmt.Sprintf("client %d", i)
 	}
 	for k, st := range steps {
+		if caughtUp != nil {
+			caughtUp()
+		}
 		tr := trs[st.who]
 		if st.hangUp != "" {
 			if err := tr.conn.Close(); err != nil {
@@ -440,9 +482,9 @@ func testSeating(t *testing.T, tc *testCluster) {
 	}
 	const clients = 9
 
-	got := runScript(t, tc.addrs(), clients, steps)
+	got := runScript(t, tc.addrs(), clients, steps, func() { tc.caughtUp(t) })
 	single := startServer(t, nil)
-	want := runScript(t, []string{single.Addr()}, clients, steps)
+	want := runScript(t, []string{single.Addr()}, clients, steps, nil)
 
 	// Seating in log order: the replies to the first six check-ins.
 	for i, g := range []string{"1", "1", "1", "1", "2", "2"} {
@@ -1068,7 +1110,8 @@ func listen(c *client, name, arg string) (wait func() ([]heard, error)) {
 // campers are LEFT on the other nodes within the node timeout plus 2 s (a
 // host among them ends its session with host-left), and their ids check
 // in again. While it is down the camp goes on for thousands of entries;
-// restarted, it joins from a snapshot taken after them and serves.
+// restarted, it joins from a snapshot taken after them and serves, and so
+// does a fourth node that starts late.
 func TestClusterNodeDown(t *testing.T) {
 	t.Parallel()
 	const nodeTimeout = 4 * time.Second
@@ -1177,6 +1220,21 @@ func TestClusterNodeDown(t *testing.T) {
 	}
 	for _, cl := range []*client{a, b, e} {
 		cl.expectGroupEvent("JOINED", id(4), 1)
+	}
+
+	// A fourth node, never seen before, starts late: it joins from a
+	// snapshot too and serves.
+	late := tc.add(t)
+	tc.start(late)
+	from = tc.logged(t, late, "loaded the snapshot", "seq", busy)
+	t.Logf("n4 started late from the snapshot at seq %d", from)
+	g := dial(t, tc.addr(late))
+	if grp := g.checkin(id(5)); grp != 2 {
+		t.Errorf("%s checked in on the late node in group %d, want 2 (group 1 is full)", id(5), grp)
+	}
+	g.do("direct J001 hello from n4\r\n", protocol.StatusOK)
+	if f := a.expectEvent("DIRECT", id(5)); f.Body != "hello from n4" {
+		t.Errorf("%s: got %s", id(1), f)
 	}
 	seq, digests := tc.settle(t)
 	for i, dg := range digests[1:] {
