@@ -42,7 +42,8 @@ func (c *Config) tried() protocol.IDRange {
 // run before it starts, with an *IDRangeError, rather than turning every
 // check-in into a counted error. A server that cannot be reached is an
 // error too. Other refusals (409, 503) are left for the run to count.
-// The echo scenario checks no one in and is not checked.
+// The echo scenario checks no one in and is not checked. With several
+// servers (-addr A,B,C: the nodes of one camp) the first is asked.
 func CheckIDs(ctx context.Context, cfg Config) error {
 	if cfg.Scenario == ScenarioEcho {
 		return nil
@@ -56,8 +57,12 @@ func CheckIDs(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	addr := cfg.Addr
+	if addrs := splitAddrs(cfg.Addr); len(addrs) > 0 {
+		addr = addrs[0]
+	}
 	for _, id := range ids {
-		code, msg, err := checkinProbe(ctx, cfg.Addr, tc, tried.Format(id))
+		code, msg, err := checkinProbe(ctx, addr, tc, tried.Format(id))
 		if err != nil {
 			return err
 		}

@@ -57,6 +57,15 @@ func TestCheckIDs(t *testing.T) {
 			}
 		})
 	}
+	// Several servers (-addr A,B,C, the nodes of one camp): the first is
+	// asked, the others are not dialled.
+	t.Run("several servers", func(t *testing.T) {
+		cfg := Config{Addr: addr + ",127.0.0.1:1", Scenario: ScenarioCheckin, IDs: ids("J00001-J50000"), Conns: 101}
+		var ire *IDRangeError
+		if err := CheckIDs(context.Background(), cfg); !errors.As(err, &ire) || ire.ID != "J00101" {
+			t.Fatalf("CheckIDs(%s) = %v, want J00101 refused by the first server", cfg.Addr, err)
+		}
+	})
 	// The probes checked out: every id is free for the run.
 	cfg := shortRun(t, addr, ScenarioPeers)
 	cfg.Conns = 100
