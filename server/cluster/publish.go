@@ -226,6 +226,11 @@ func (p *publisher) pump() time.Time {
 // expire fails every message whose deadline has passed: published ones
 // the log has not acknowledged, and ones still waiting for the window.
 func (p *publisher) expire(now time.Time) {
+	// settle drops done messages from the front of p.flights, so the
+	// expired ones are gathered first: a message acknowledged out of order
+	// behind an expired one would otherwise be dropped under the loop.
+	// Deadlines rise along p.flights.
+	var expired []*outMsg
 	for _, m := range p.flights {
 		if m.done {
 			continue
@@ -233,6 +238,9 @@ func (p *publisher) expire(now time.Time) {
 		if m.deadline.After(now) {
 			break
 		}
+		expired = append(expired, m)
+	}
+	for _, m := range expired {
 		p.settle(m, ErrTimeout)
 	}
 	for len(p.ready) > 0 && !p.ready[0].deadline.After(now) {
