@@ -105,7 +105,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "with -cluster: the embedded NATS server's client address `HOST:PORT` (default: none)")
 	fs.StringVar(&c.RouteListen, "nats-route-listen", c.RouteListen, "with -cluster: the embedded NATS server's route address `HOST:PORT`")
 	fs.Var((*listFlag)(&c.Routes), "nats-routes", "with -cluster: route addresses of all nodes, `HOST:PORT[,…]` (this node's may be listed)")
-	fs.StringVar(&c.StoreDir, "nats-store", c.StoreDir, "with -cluster: JetStream storage `DIR` (default: memory)")
+	fs.StringVar(&c.StoreDir, "nats-store", c.StoreDir, "with -cluster: the embedded NATS server's JetStream storage `DIR` (default: memory; an external NATS keeps the log in its own files)")
 	fs.Var((*replicasFlag)(&c.Replicas), "replicas", "with -cluster: stream replicas `N` (default min(3, nodes))")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", c.NodeTimeout, "with -cluster: declare a node down after it has been silent this long")
 	fs.DurationVar(&c.ClusterTimeout, "cluster-timeout", c.ClusterTimeout, "with -cluster: answer 503 to a change the log has not taken within this time")

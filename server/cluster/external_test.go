@@ -9,6 +9,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // runNATS starts a standalone NATS server on a random loopback port.
@@ -52,6 +53,11 @@ func TestConfigMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = first.Close(context.Background()) })
+	// On an external NATS the log and its snapshots are kept in files, so
+	// that they outlive a restart of that NATS system.
+	if got := first.stream.CachedInfo().Config.Storage; got != jetstream.FileStorage {
+		t.Errorf("log storage on an external NATS: %v, want %v", got, jetstream.FileStorage)
+	}
 
 	tests := []struct {
 		name   string

@@ -292,8 +292,11 @@ func (n *Node) connect(ctx context.Context) error {
 // that exist. While the cluster forms (no JetStream leader yet, too few
 // servers for the replicas) it retries until ctx ends.
 func (n *Node) ensureLog(ctx context.Context) error {
+	// Embedded servers keep the log in memory unless -nats-store is given;
+	// on an external NATS system it goes in files, where that system keeps
+	// them (its store_dir), so that it survives that system's restart.
 	storage := jetstream.MemoryStorage
-	if n.cfg.StoreDir != "" {
+	if n.cfg.StoreDir != "" || !n.plan.embedded {
 		storage = jetstream.FileStorage
 	}
 	want := jetstream.StreamConfig{
