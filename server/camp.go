@@ -216,7 +216,7 @@ func (s *campService) receive(l *campLoop, r *result, now time.Time) {
 	}
 	if m := s.r.m; m != nil && c.state == stateOpen {
 		if r.reply {
-			m.Request(r.method, replyStatus(r.frame), time.Duration(time.Now().UnixNano()-r.parsed))
+			m.Request(r.method, replyStatus(r.frame), time.Duration(now.UnixNano()-r.parsed))
 		} else {
 			m.Event(eventKind(r.frame), 1)
 		}
