@@ -17,21 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"campfire/internal/servertest"
 	"campfire/protocol"
 	"campfire/server"
 )
 
-// TestMain checks that no test leaves a goroutine behind. The two ignored
-// belong to gnet's default worker pool, which lives for the process.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
-}
+// TestMain checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { servertest.VerifyMain(m) }
 
 // protocolDoc is the reference whose examples TestProtocolExamples runs.
 const protocolDoc = "docs/PROTOCOL.md"
@@ -180,9 +174,7 @@ func parseExamples(doc string) ([]example, error) {
 // on a free loopback port, changed by settings such as max-campers=1.
 // echo is true for service=echo.
 func exampleConfig(settings []string) (cfg server.Config, echo bool, err error) {
-	cfg = server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Grace = 2 * time.Second
+	cfg = servertest.Config()
 	for _, s := range settings {
 		key, value, _ := strings.Cut(s, "=")
 		switch key {

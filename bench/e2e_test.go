@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"campfire/internal/servertest"
 	"campfire/protocol"
 	"campfire/server"
 )
@@ -20,27 +21,11 @@ const testIDs = "J00001-J00100"
 // startCampfire starts the real server in-process on a free port.
 func startCampfire(t *testing.T, echo bool) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.IDs = mustIDs(t)
-	cfg.Grace = 2 * time.Second
-	start := server.Start
 	if echo {
-		cfg.KeepOpen = true
-		start = server.StartEcho
+		return servertest.StartEcho(t, func(cfg *server.Config) { cfg.KeepOpen = true }).Addr()
 	}
-	s, err := start(cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return s.Addr()
+	ids := mustIDs(t)
+	return servertest.Start(t, func(cfg *server.Config) { cfg.IDs = ids }).Addr()
 }
 
 // startBaseline starts the baseline server on a free port.

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"campfire/internal/servertest"
 )
 
 // workerEnv, set in a test's environment, makes the test binary started
@@ -22,8 +22,5 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(Main(args, os.Stdout, os.Stderr))
 	}
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	servertest.VerifyMain(m)
 }

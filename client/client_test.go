@@ -12,21 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"campfire/internal/servertest"
 	"campfire/protocol"
 	"campfire/server"
 )
 
-func TestMain(m *testing.M) {
-	// gnet starts a package-level ants pool when it is imported; its two
-	// housekeeping goroutines live as long as the process.
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
-}
+func TestMain(m *testing.M) { servertest.VerifyMain(m) }
 
 // waitLimit bounds every wait in these tests.
 const waitLimit = 5 * time.Second
@@ -35,20 +28,7 @@ const waitLimit = 5 * time.Second
 // test ends.
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	s, err := server.Start(cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
+	return servertest.Start(t, nil)
 }
 
 func testContext(t *testing.T) context.Context {

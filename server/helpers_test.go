@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,23 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
-
+	"campfire/internal/servertest"
 	"campfire/protocol"
 	"campfire/server"
 )
 
 // TestMain checks that no test leaves a goroutine behind. Every engine is
-// shut down by its test. The two goroutines ignored belong to the default
-// worker pool that gnet creates at package initialization (ants, started
-// from goroutine 1 before any test runs) and that lives for the process.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
-}
+// shut down by its test.
+func TestMain(m *testing.M) { servertest.VerifyMain(m) }
 
 // waitFor bounds every read a test makes: a frame that never comes fails the
 // test after this long instead of hanging it.
@@ -44,32 +34,18 @@ var loops = flag.Int("loops", 1, "gnet event loops of the servers the tests star
 
 func startServer(t testing.TB, edit func(*server.Config)) *server.Server {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Grace = 2 * time.Second
-	cfg.Loops = *loops
-	if edit != nil {
-		edit(&cfg)
-	}
-	s, err := server.Start(cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { shutdown(t, s) })
-	return s
+	return servertest.Start(t, func(cfg *server.Config) {
+		cfg.Loops = *loops
+		if edit != nil {
+			edit(cfg)
+		}
+	})
 }
 
 // shutdown stops s and checks that it stopped cleanly.
 func shutdown(t testing.TB, s *server.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := s.Err(); err != nil {
-		t.Errorf("Err after Shutdown: %v", err)
-	}
+	servertest.Stop(t, s)
 }
 
 // frame is a server frame copied out of the reader's buffer.
