@@ -20,13 +20,15 @@ type campState struct {
 	// inflight bounds the replies to the requests handed to the camp and
 	// not answered yet, in bytes (replyBound each).
 	inflight int32
-	camper   protocol.CampID // the id it checked in with, for the close log
+	camper   protocol.CampID // with checkedIn: the id it checked in with, for the close log
 	// halted: the connection's last reply is on its way (or it ended); its
 	// input is thrown away and its end needs no checkout.
 	halted bool
 	// gone is the camp's own record that the connection has left: what
 	// arrives for it after that is ignored.
 	gone bool
+	// checkedIn: it checked in (camper is its id, and 0 is an id too).
+	checkedIn bool
 }
 
 // campConn is a connection of the camp service.
@@ -211,8 +213,8 @@ func (s *campService) receive(l *campLoop, r *result, now time.Time) {
 	if r.answer {
 		c.x.inflight -= r.bound
 	}
-	if r.camper != 0 {
-		c.x.camper = r.camper
+	if r.checkin {
+		c.x.camper, c.x.checkedIn = r.camper, true
 	}
 	if m := s.r.m; m != nil && c.state == stateOpen {
 		if r.reply {
@@ -269,7 +271,7 @@ func (s *campService) sequence(cmd *command, now time.Time, out router) {
 }
 
 func (s *campService) describe(c *campConn) zap.Field {
-	if c.x.camper == 0 {
+	if !c.x.checkedIn {
 		return zap.Skip()
 	}
 	return zap.String("camper", s.core.ids.Format(c.x.camper))
@@ -316,7 +318,7 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 			c.x.gone = true
 		}
 		if res.Change.Kind == groups.ChangeCheckin {
-			k.res.camper = res.Change.ID
+			k.res.camper, k.res.checkin = res.Change.ID, true
 		}
 		out.route(&k.res)
 		k.deliver(res, c, out)

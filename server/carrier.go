@@ -53,8 +53,11 @@ type result struct {
 	c      *campConn
 	frame  []byte
 	last   closeReason     // non-zero: c's last frame; c ends for this reason
-	camper protocol.CampID // non-zero: c checked in with this id
+	camper protocol.CampID // with checkin: the id c checked in with
 	answer bool            // the reply to a request c submitted
+	// checkin: c checked in (as camper; which may be 0, J000 in a range
+	// like J000-J999).
+	checkin bool
 	// For the reply to a request or a bad frame: what it answered and when
 	// that was read, for the metrics.
 	method protocol.Method

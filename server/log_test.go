@@ -17,10 +17,20 @@ import (
 // once at close, at info, with what ties a camper to its address: the
 // remote IP:port on every line, the camper and the close reason, how long
 // it was open and the bytes both ways.
+// J000, in a range that has it, is a camper like any other.
 func TestConnectionLog(t *testing.T) {
+	for _, tt := range []struct{ ids, camper string }{{"J001-J384", "J007"}, {"J000-J009", "J000"}} {
+		t.Run(tt.camper, func(t *testing.T) { testConnectionLog(t, tt.ids, tt.camper) })
+	}
+}
+
+func testConnectionLog(t *testing.T, ids, camper string) {
 	core, logs := observer.New(zap.InfoLevel)
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
+	if err := cfg.IDs.Set(ids); err != nil {
+		t.Fatal(err)
+	}
 	s, err := Start(cfg, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +41,7 @@ func TestConnectionLog(t *testing.T) {
 	}
 	remote := nc.LocalAddr().String()
 	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(nc, "checkin J007\r\ncheckout\r\n")
+	fmt.Fprintf(nc, "checkin %s\r\ncheckout\r\n", camper)
 	r := bufio.NewReader(nc)
 	var got strings.Builder
 	for {
@@ -47,10 +57,10 @@ func TestConnectionLog(t *testing.T) {
 	}
 	want := map[string]map[string]any{
 		"connection opened": {"remote": remote},
-		"checked in":        {"remote": remote, "camper": "J007", "group": int64(1)},
-		"checked out":       {"remote": remote, "camper": "J007", "group": int64(1)},
-		"connection closed": {"remote": remote, "camper": "J007", "reason": "checkout",
-			"bytes_in": uint64(len("checkin J007\r\ncheckout\r\n")), "bytes_out": uint64(got.Len())},
+		"checked in":        {"remote": remote, "camper": camper, "group": int64(1)},
+		"checked out":       {"remote": remote, "camper": camper, "group": int64(1)},
+		"connection closed": {"remote": remote, "camper": camper, "reason": "checkout",
+			"bytes_in": uint64(len("checkin " + camper + "\r\ncheckout\r\n")), "bytes_out": uint64(got.Len())},
 	}
 	for msg, fields := range want {
 		entries := logs.FilterMessage(msg).All()

@@ -140,7 +140,7 @@ func (ln *lane) receive() {
 		}
 		for i := range b.results {
 			rec := &b.results[i]
-			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, answer: rec.answer,
+			lc.s.receive(ln.l, &result{c: rec.c, frame: b.bytes(rec.frame), last: rec.last, camper: rec.camper, checkin: rec.checkin, answer: rec.answer,
 				parsed: rec.parsed, method: rec.method, reply: rec.reply, bound: rec.bound}, now)
 			if rec.answer && rec.c.paused {
 				ln.waiting = append(ln.waiting, rec.c)
@@ -224,15 +224,16 @@ type cmdRecord struct {
 }
 
 type resultRecord struct {
-	c      *campConn
-	parsed int64
-	bound  int32
-	method protocol.Method
-	reply  bool
-	frame  span
-	camper protocol.CampID
-	last   closeReason
-	answer bool
+	c       *campConn
+	parsed  int64
+	bound   int32
+	method  protocol.Method
+	reply   bool
+	frame   span
+	camper  protocol.CampID
+	last    closeReason
+	answer  bool
+	checkin bool
 }
 
 // batch is what one loop hands another in one push. The sender owns it
@@ -312,7 +313,7 @@ func (b *batch) addResult(res *result, gen uint64) {
 		at = b.span(f)
 		b.shared, b.sharedAt, b.sharedGen = f, at, gen
 	}
-	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, last: res.last, answer: res.answer,
+	b.results = append(b.results, resultRecord{c: res.c, frame: at, camper: res.camper, checkin: res.checkin, last: res.last, answer: res.answer,
 		parsed: res.parsed, method: res.method, reply: res.reply, bound: res.bound})
 }
 
