@@ -68,7 +68,7 @@ func shortRun(t *testing.T, addr string, sc Scenario) Config {
 	return Config{
 		Addr: addr, Scenario: sc, Conns: 40, Rate: 2000, Size: 64, Depth: 1,
 		Duration: time.Second, Warmup: 200 * time.Millisecond,
-		IDs: mustIDs(t), Sources: srcs, ServerPID: os.Getpid(),
+		IDs: mustIDs(t), Sources: srcs, ServerPIDs: []int{os.Getpid()},
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,7 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ids := protocol.DefaultIDs()
 	fs.Var(&ids, "ids", "camp id `RANGE`; must be the server's -ids")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.40", "local `ADDRS` to dial from, round-robin (ranges and commas; \"\" lets the system choose)")
-	pid := fs.Int("server-pid", 0, "sample this `PID`'s RSS and CPU from /proc")
+	pids := fs.String("server-pid", "", "sample this `PID[,PID…]`'s RSS and CPU from /proc (several: the nodes of a cluster, in -addr's order, summed)")
 	jsonFile := fs.String("json", "", "also write every figure as JSON to `FILE`")
 	baseline := fs.Bool("serve-baseline", false, "run the conventional baseline server instead of the harness")
 	compare := fs.String("compare", "", "instead of a run, compare two -json reports: `OURS=FILE,THEIRS=FILE`; exit 3 if a goal is missed")
@@ -79,6 +82,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.Usagef("%v", err)
 	}
+	serverPIDs, err := ParsePIDs(*pids)
+	if err != nil {
+		return cmd.Usagef("%v", err)
+	}
 	var srcs []netip.Addr
 	if *sources != "" {
 		if srcs, err = ParseSources(*sources); err != nil {
@@ -87,7 +94,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := Config{
 		Addr: *addr, Scenario: sc, Conns: *conns, Rate: *rateFlag, Size: *size, Depth: *depth,
-		Duration: *duration, Warmup: *warmup, IDs: ids, Sources: srcs, ServerPID: *pid, TLS: tf,
+		Duration: *duration, Warmup: *warmup, IDs: ids, Sources: srcs, ServerPIDs: serverPIDs, TLS: tf,
 	}
 	cfg.Procs = *procs
 	if isTerminal(stdout) {
@@ -173,4 +180,24 @@ func serveBaseline(ctx context.Context, cfg BaselineConfig, stderr io.Writer) in
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// ParsePIDs parses -server-pid: process ids separated by commas; "" and
+// "0" are none.
+func ParsePIDs(s string) ([]int, error) {
+	if s == "" || s == "0" {
+		return nil, nil
+	}
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("-server-pid: bad pid %q", f)
+		}
+		if slices.Contains(out, pid) {
+			return nil, fmt.Errorf("-server-pid: pid %d twice", pid)
+		}
+		out = append(out, pid)
+	}
+	return out, nil
 }

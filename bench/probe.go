@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 )
@@ -55,7 +56,7 @@ type localCoord struct {
 
 // newLocalCoord samples the server before the run starts.
 func newLocalCoord(cfg Config, start time.Time) *localCoord {
-	p := &probe{pid: cfg.ServerPID}
+	p := newProbe(cfg.ServerPIDs)
 	p.atStart()
 	return &localCoord{cfg: cfg, start: start, probe: p}
 }
@@ -80,36 +81,51 @@ func (c *localCoord) windowOpen(ctx context.Context) {
 	c.probe.atOpened()
 }
 
-// probe samples the server's process (if it has a pid) and the machine's
-// CPU times at the stages of a run: RSS before the run and once everyone
-// is checked in; CPU, per-thread scheduling and steal over the window.
+// probe samples the server's processes (if it has pids: one, or the nodes
+// of a cluster) and the machine's CPU times at the stages of a run: RSS
+// before the run and once everyone is checked in; CPU, per-thread
+// scheduling and steal over the window.
 type probe struct {
-	pid int
-	err error
+	nodes []*nodeProbe
+	err   error
 
-	before, checkedIn, opened, end ProcSample
-	openedAt, endAt                time.Time
-	threadsOpened, threadsEnd      map[int]ThreadSample
-	cpuOpened, cpuEnd              CPUStat
-	cpuErr                         error
+	openedAt, endAt   time.Time
+	cpuOpened, cpuEnd CPUStat
+	cpuErr            error
 }
 
-func (p *probe) sample() ProcSample {
-	if p.pid == 0 || p.err != nil {
+// nodeProbe is the samples of one server process.
+type nodeProbe struct {
+	pid                            int
+	before, checkedIn, opened, end ProcSample
+	threadsOpened, threadsEnd      map[int]ThreadSample
+}
+
+// newProbe returns a probe of the processes pids (none: the machine only).
+func newProbe(pids []int) *probe {
+	p := &probe{}
+	for _, pid := range pids {
+		p.nodes = append(p.nodes, &nodeProbe{pid: pid})
+	}
+	return p
+}
+
+func (p *probe) sample(n *nodeProbe) ProcSample {
+	if p.err != nil {
 		return ProcSample{}
 	}
-	s, err := SampleProc(p.pid)
+	s, err := SampleProc(n.pid)
 	if err != nil {
 		p.err = err
 	}
 	return s
 }
 
-func (p *probe) threads() map[int]ThreadSample {
-	if p.pid == 0 || p.err != nil {
+func (p *probe) threads(n *nodeProbe) map[int]ThreadSample {
+	if p.err != nil {
 		return nil
 	}
-	ts, err := SampleThreads(p.pid)
+	ts, err := SampleThreads(n.pid)
 	if err != nil {
 		p.err = err
 	}
@@ -124,21 +140,34 @@ func (p *probe) cpu() CPUStat {
 	return s
 }
 
-func (p *probe) atStart()     { p.before = p.sample() }
-func (p *probe) atCheckedIn() { p.checkedIn = p.sample() }
+func (p *probe) atStart() {
+	for _, n := range p.nodes {
+		n.before = p.sample(n)
+	}
+}
+
+func (p *probe) atCheckedIn() {
+	for _, n := range p.nodes {
+		n.checkedIn = p.sample(n)
+	}
+}
 
 func (p *probe) atOpened() {
 	p.openedAt = time.Now()
 	p.cpuOpened = p.cpu()
-	p.opened = p.sample()
-	p.threadsOpened = p.threads()
+	for _, n := range p.nodes {
+		n.opened = p.sample(n)
+		n.threadsOpened = p.threads(n)
+	}
 }
 
 func (p *probe) atEnd() {
 	p.endAt = time.Now()
 	p.cpuEnd = p.cpu()
-	p.end = p.sample()
-	p.threadsEnd = p.threads()
+	for _, n := range p.nodes {
+		n.end = p.sample(n)
+		n.threadsEnd = p.threads(n)
+	}
 }
 
 // topThreads is how many of the server's busiest threads a report keeps.
@@ -146,7 +175,8 @@ const topThreads = 4
 
 // report adds the machine's and the server's figures over the window to
 // rep, whose counts must be final. It fails if the server could not be
-// sampled.
+// sampled. With several pids, rep.Nodes has each one's figures and
+// rep.Server their sum.
 func (p *probe) report(rep *Report, sc Scenario) error {
 	if p.err != nil {
 		return p.err
@@ -157,12 +187,8 @@ func (p *probe) report(rep *Report, sc Scenario) error {
 		rep.Steal = float64(p.cpuEnd.Steal-p.cpuOpened.Steal) / float64(total)
 		rep.Busy = 1 - float64(p.cpuEnd.Idle-p.cpuOpened.Idle)/float64(total)
 	}
-	if p.pid == 0 {
+	if len(p.nodes) == 0 {
 		return nil
-	}
-	f := &ServerFigures{
-		PID: p.pid, RSSBefore: p.before.RSS, RSSCheckedIn: p.checkedIn.RSS, RSSEnd: p.end.RSS,
-		Wall: p.endAt.Sub(p.openedAt).Seconds(),
 	}
 	held := 0
 	switch sc {
@@ -171,19 +197,60 @@ func (p *probe) report(rep *Report, sc Scenario) error {
 	case ScenarioEcho:
 		held = rep.Connected
 	}
-	if held > 0 {
-		f.RSSPerConn = float64(p.checkedIn.RSS-p.before.RSS) / float64(held)
+	wall := p.endAt.Sub(p.openedAt).Seconds()
+	// Connection i goes to the i-th address mod their number, so with as
+	// many pids as addresses in the same order, node k holds shares[k].
+	held1 := shares(held, len(p.nodes))
+	sum := &nodeProbe{threadsOpened: map[int]ThreadSample{}, threadsEnd: map[int]ThreadSample{}}
+	for k, n := range p.nodes {
+		f := n.figures(held1[k], wall, rep.Delivered)
+		if len(p.nodes) == 1 {
+			rep.Server = f
+			return nil
+		}
+		rep.Nodes = append(rep.Nodes, f)
+		sum.add(n)
 	}
-	cpu := p.end.CPU - p.opened.CPU
-	f.CPU = cpu.Seconds()
-	f.CPUUser = (p.end.User - p.opened.User).Seconds()
-	if rep.Delivered > 0 {
-		f.CPUPerMsg = float64(cpu.Microseconds()) / float64(rep.Delivered)
+	f := sum.figures(held, wall, rep.Delivered)
+	for _, n := range p.nodes {
+		f.PIDs = append(f.PIDs, n.pid)
 	}
-	f.NumThreads = len(p.threadsEnd)
-	f.Threads = busiest(p.threadsOpened, p.threadsEnd, topThreads)
 	rep.Server = f
 	return nil
+}
+
+// add adds o's samples to n's (the threads of different processes have
+// different ids).
+func (n *nodeProbe) add(o *nodeProbe) {
+	for _, s := range []struct{ to, from *ProcSample }{
+		{&n.before, &o.before}, {&n.checkedIn, &o.checkedIn}, {&n.opened, &o.opened}, {&n.end, &o.end},
+	} {
+		s.to.RSS += s.from.RSS
+		s.to.CPU += s.from.CPU
+		s.to.User += s.from.User
+	}
+	maps.Copy(n.threadsOpened, o.threadsOpened)
+	maps.Copy(n.threadsEnd, o.threadsEnd)
+}
+
+// figures returns n's figures for held connections and delivered
+// messages over wall seconds.
+func (n *nodeProbe) figures(held int, wall float64, delivered int64) *ServerFigures {
+	f := &ServerFigures{
+		PID: n.pid, RSSBefore: n.before.RSS, RSSCheckedIn: n.checkedIn.RSS, RSSEnd: n.end.RSS, Wall: wall,
+	}
+	if held > 0 {
+		f.RSSPerConn = float64(n.checkedIn.RSS-n.before.RSS) / float64(held)
+	}
+	cpu := n.end.CPU - n.opened.CPU
+	f.CPU = cpu.Seconds()
+	f.CPUUser = (n.end.User - n.opened.User).Seconds()
+	if delivered > 0 {
+		f.CPUPerMsg = float64(cpu.Microseconds()) / float64(delivered)
+	}
+	f.NumThreads = len(n.threadsEnd)
+	f.Threads = busiest(n.threadsOpened, n.threadsEnd, topThreads)
+	return f
 }
 
 // busiest returns the n threads that ran longest between two samples. A

@@ -82,7 +82,7 @@ func shares(n, procs int) []int {
 // runProcs runs cfg over cfg.Procs worker processes.
 func runProcs(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
-	p := &probe{pid: cfg.ServerPID}
+	p := newProbe(cfg.ServerPIDs)
 	p.atStart()
 	ws, err := startWorkers(cfg, start)
 	if err != nil {

@@ -143,7 +143,7 @@ func TestProcsWorkerFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := shortRun(t, "127.0.0.1:1", ScenarioPeers)
-			cfg.Procs, cfg.Exec, cfg.ServerPID = 2, tt.exec, 0
+			cfg.Procs, cfg.Exec, cfg.ServerPIDs = 2, tt.exec, nil
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_, err := Run(ctx, cfg)

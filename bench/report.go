@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -130,7 +131,10 @@ type Report struct {
 	Steal float64 `json:"steal"`
 	Busy  float64 `json:"busy"`
 
-	Server *ServerFigures `json:"server,omitempty"`
+	// Server is the server's figures; with several -server-pid (the
+	// nodes of a cluster) their sum, and Nodes each one's.
+	Server *ServerFigures   `json:"server,omitempty"`
+	Nodes  []*ServerFigures `json:"nodes,omitempty"`
 
 	// Notes are findings worth a human's attention, such as a rate that
 	// could not be offered.
@@ -138,8 +142,12 @@ type Report struct {
 }
 
 // ServerFigures are the server's memory and CPU, sampled from /proc.
+// RSSPerConn is per connection the process held: in a sum over nodes,
+// the nodes' mean.
 type ServerFigures struct {
-	PID          int     `json:"pid"`
+	PID int `json:"pid"`
+	// PIDs, in a sum over nodes, are theirs (and PID is 0).
+	PIDs         []int   `json:"pids,omitempty"`
 	RSSBefore    int64   `json:"rss_before"`
 	RSSCheckedIn int64   `json:"rss_checked_in"`
 	RSSEnd       int64   `json:"rss_end"`
@@ -204,10 +212,23 @@ func (r *Report) rows() []row {
 		{"errors", formatErrors(r.Errors)},
 		{"machine", f("%.1f%% busy, %.1f%% stolen by the hypervisor during the window", 100*r.Busy, 100*r.Steal)},
 	}
-	if s := r.Server; s != nil {
+	for _, s := range r.Nodes {
 		rows = append(rows,
-			row{"server rss", f("pid %d: %d before, %d checked in, %d at end", s.PID, s.RSSBefore, s.RSSCheckedIn, s.RSSEnd)},
-			row{"server rss/conn", f("%.0f bytes", s.RSSPerConn)},
+			row{"node", f("pid %d: rss %d before, %d checked in, %d at end = %.0f bytes/conn; cpu %.2fs = %.2fµs per delivered message",
+				s.PID, s.RSSBefore, s.RSSCheckedIn, s.RSSEnd, s.RSSPerConn, s.CPU, s.CPUPerMsg)})
+	}
+	if s := r.Server; s != nil {
+		who, per := f("pid %d", s.PID), ""
+		if len(s.PIDs) > 0 {
+			ids := make([]string, len(s.PIDs))
+			for i, pid := range s.PIDs {
+				ids[i] = strconv.Itoa(pid)
+			}
+			who, per = "pids "+strings.Join(ids, ",")+" summed", " (mean of the nodes)"
+		}
+		rows = append(rows,
+			row{"server rss", f("%s: %d before, %d checked in, %d at end", who, s.RSSBefore, s.RSSCheckedIn, s.RSSEnd)},
+			row{"server rss/conn", f("%.0f bytes%s", s.RSSPerConn, per)},
 			row{"server cpu", f("%.2fs (%.2fs user, %.2fs system) = %.2fµs per delivered message", s.CPU, s.CPUUser, s.CPU-s.CPUUser, s.CPUPerMsg)},
 		)
 		for i, t := range s.Threads {

@@ -23,10 +23,11 @@ func fullReport() *Report {
 		Histogram: "HISTFAKE", Timeline: &Timeline{Slot: 1, Histograms: []string{"SLOT0", "SLOT1"}, Sent: []int64{19000, 19500}},
 		Procs: 3, Steal: 0.031, Busy: 0.874,
 		Server: &ServerFigures{
-			PID: 4242, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
+			PID: 4242, PIDs: []int{4242, 4244}, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
 			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69, Wall: 20.5, NumThreads: 9,
 			Threads: []ThreadFigures{{TID: 4243, Name: "campfire", Run: 12.3, Wait: 8.2, Slices: 5555}, {TID: 4250, Name: "gc", Run: 1.1, Wait: 0.4, Slices: 77}},
 		},
+		Nodes: []*ServerFigures{{PID: 4244, RSSBefore: 5000000, RSSCheckedIn: 6000000, RSSEnd: 6500000, RSSPerConn: 300.2, CPU: 1.5, CPUPerMsg: 1.25}},
 		Notes: []string{"offered 19876/s of requested 20000/s"},
 	}
 }
@@ -45,7 +46,8 @@ func TestReportTable(t *testing.T) {
 		"1192560 = 59628/s", "76323840 = 3816192/s",
 		"n=1192559", "mean=123.5µs", "p50=101µs", "p90=202µs", "p99=303µs", "p99.9=404µs", "max=505µs",
 		"closed=2 dial=1",
-		"pid 4242", "7000000 before", "15000000 checked in", "16000000 at end",
+		"pids 4242,4244 summed: 7000000 before", "(mean of the nodes)",
+		"pid 4244: rss 5000000 before, 6000000 checked in, 6500000 at end = 300 bytes/conn; cpu 1.50s = 1.25µs per delivered message", "15000000 checked in", "16000000 at end",
 		"801 bytes", "12.75s (2.50s user, 10.25s system) = 10.69µs per delivered message",
 		"87.4% busy, 3.1% stolen by the hypervisor during the window",
 		"9; busiest over 20.50s:", "tid 4243 (campfire): 60.0% on CPU, 40.0% waiting for a CPU, 5555 timeslices",

@@ -64,8 +64,9 @@ type Config struct {
 	Warmup   time.Duration
 	IDs      protocol.IDRange
 	Sources  []netip.Addr // local addresses, round-robin; none: the system's choice
-	// ServerPID, if not 0, is sampled from /proc for RSS and CPU.
-	ServerPID int
+	// ServerPIDs are sampled from /proc for RSS and CPU: the server, or
+	// the nodes of a cluster in the order of their addresses in Addr.
+	ServerPIDs []int
 	// Progress, if not nil, gets a progress line once a second.
 	Progress io.Writer
 	// Procs, above 1, splits the connections over that many worker
@@ -252,6 +253,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("duration %v, warmup %v: want a positive duration", c.Duration, c.Warmup)
 	case c.Rate < 0:
 		return fmt.Errorf("rate %v: want 0 (max) or more", c.Rate)
+	case len(c.ServerPIDs) > 1 && len(c.ServerPIDs) != len(addrs):
+		return fmt.Errorf("%d server pids for %d addresses: want one pid, or one per address in the same order", len(c.ServerPIDs), len(addrs))
 	}
 	return c.TLS.Check()
 }
