@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -147,6 +148,9 @@ type clusterCamp struct {
 	// reading goroutine, and with it the node's Close, for ever.
 	life    context.Context
 	endLife context.CancelFunc
+	// stopSaid: a batch was dropped because the loops had stopped, and
+	// the log said so.
+	stopSaid atomic.Bool
 
 	mu       sync.Mutex
 	failedQ  []uint64 // tags reported failed, for the camp's loop
@@ -502,7 +506,15 @@ func (cc *clusterCamp) Apply(b cluster.Batch) {
 		}
 	})
 	if err != nil {
-		cc.log.Warn("log batch not applied: the server is stopping", zap.Uint64("seq", b.Seq), zap.Error(err))
+		// Once the loops have stopped, every batch still read fails the
+		// same way: say so once, not once per batch.
+		lvl := zap.DebugLevel
+		if !cc.stopSaid.Swap(true) {
+			lvl = zap.WarnLevel
+		}
+		if ce := cc.log.Check(lvl, "log batches from here on are not applied: the server is stopping"); ce != nil {
+			ce.Write(zap.Uint64("seq", b.Seq), zap.Error(err))
+		}
 		return
 	}
 	if save != nil {
