@@ -64,7 +64,8 @@ type Config struct {
 	Warmup   time.Duration
 	IDs      protocol.IDRange
 	Sources  []netip.Addr // local addresses, round-robin; none: the system's choice
-	// ServerPID, if not 0, is sampled from /proc for RSS and CPU.
+	// ServerPID, if not 0, is sampled from /proc for RSS and CPU, after a
+	// warm-up run of a few connections (see warmServer).
 	ServerPID int
 	// Progress, if not nil, gets a progress line once a second.
 	Progress io.Writer
@@ -126,6 +127,11 @@ type run struct {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
+	}
+	if cfg.ServerPID != 0 && !cfg.worker {
+		if err := warmServer(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Procs > 1 {
 		return runProcs(ctx, cfg)
