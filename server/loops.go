@@ -29,14 +29,14 @@ import (
 // conn's state before writing, so a frame for a connection that has
 // meanwhile closed is dropped, never written to a reused descriptor.
 type loopsCarrier struct {
-	s     *campService
+	s *campService
 	// free keeps a few batches for reuse. It is bounded, unlike a
 	// sync.Pool, which keeps every batch a burst of check-ins made until
 	// the garbage collector runs, and it rarely runs here: nothing on
 	// the hot path allocates.
 	freeMu sync.Mutex
 	free   []*batch
-	lanes [maxLoops]atomic.Pointer[lane]
+	lanes  [maxLoops]atomic.Pointer[lane]
 }
 
 // lane is one loop's end of the hand-offs.
