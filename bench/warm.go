@@ -14,11 +14,13 @@ const warmConns = 64
 // warmServer runs a small load of cfg's scenario (at most warmConns
 // connections, half a second) against the server before it is first
 // sampled, and waits until the server holds no more file descriptors
-// than before, so that the warm-up's connections are gone. The "before"
-// RSS is then the empty server after it has served: what a connection
-// costs is counted apart from what serving at all costs once (code paged
-// in on first use, per-loop buffers, the runtime's first structures),
-// which would otherwise be divided among the connections of the run.
+// than before, so that the warm-up's connections are gone, or at most
+// drainTimeout (a server in the harness's own process, as in tests,
+// shares its descriptors with it). The "before" RSS is then the empty
+// server after it has served: what a connection costs is counted apart
+// from what serving at all costs once (code paged in on first use,
+// per-loop buffers, the runtime's first structures), which would
+// otherwise be divided among the connections of the run.
 func warmServer(ctx context.Context, cfg Config) error {
 	before, err := countFDs(cfg.ServerPID)
 	if err != nil {
@@ -42,11 +44,8 @@ func warmServer(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		if n <= before {
+		if n <= before || time.Now().After(deadline) {
 			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("warm-up: the server still holds %d file descriptors after %v, %d before", n, drainTimeout, before)
 		}
 		select {
 		case <-ctx.Done():
