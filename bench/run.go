@@ -65,7 +65,8 @@ type Config struct {
 	IDs      protocol.IDRange
 	Sources  []netip.Addr // local addresses, round-robin; none: the system's choice
 	// ServerPIDs are sampled from /proc for RSS and CPU: the server, or
-	// the nodes of a cluster in the order of their addresses in Addr.
+	// the nodes of a cluster in the order of their addresses in Addr,
+	// after a warm-up run of a few connections (see warmServer).
 	ServerPIDs []int
 	// Progress, if not nil, gets a progress line once a second.
 	Progress io.Writer
@@ -127,6 +128,11 @@ type run struct {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
+	}
+	if len(cfg.ServerPIDs) > 0 && !cfg.worker {
+		if err := warmServer(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Procs > 1 {
 		return runProcs(ctx, cfg)

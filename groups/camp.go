@@ -67,14 +67,6 @@ type Result[P comparable] struct {
 	Change     Change        // check-in/checkout that happened, for the server's log (zero if none)
 }
 
-// camper is one checked-in camper: where to find it. What else there is
-// to know about it is kept in its group, so that walking the groups (Each,
-// AppendSnapshot, Digest) reads one slice and no map.
-type camper[P comparable] struct {
-	conn  P
-	group int32 // 1-based group number
-}
-
 // group is one group of campers. A group with n == 0 does not exist.
 type group[P comparable] struct {
 	ids   [GroupSize]protocol.CampID // the first n, in check-in order
@@ -110,7 +102,11 @@ type Camp[P comparable] struct {
 	maxCampers int
 	draining   bool
 
-	byID   map[protocol.CampID]camper[P]
+	// byID is where each camper sits: its 1-based group number. Its
+	// connection and the rest are kept in the group, so that walking the
+	// groups (Each, AppendSnapshot, Digest) reads one slice and no map,
+	// and so that this map, one entry per connection, stays small.
+	byID   map[protocol.CampID]int32
 	byConn map[P]protocol.CampID
 	groups []group[P] // groups[n-1] is group n
 	live   int        // groups with at least one camper
@@ -140,7 +136,7 @@ func New[P comparable](cfg Config) *Camp[P] {
 	return &Camp[P]{
 		ids:        cfg.IDs,
 		maxCampers: cfg.MaxCampers,
-		byID:       make(map[protocol.CampID]camper[P]),
+		byID:       make(map[protocol.CampID]int32),
 		byConn:     make(map[P]protocol.CampID),
 		help:       []byte(protocol.Help),
 	}
@@ -273,7 +269,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 	case GroupSize:
 		c.seats.remove(num)
 	}
-	c.byID[id] = camper[P]{conn: p, group: int32(num)}
+	c.byID[id] = int32(num)
 	c.byConn[p] = id
 
 	c.status(protocol.StatusOK)
@@ -303,13 +299,10 @@ func (c *Camp[P]) seat() int {
 // checkout removes id from the camp. If it hosted a session, the rest of
 // its group gets COMPLETE (Reason: host-left), then everyone left gets LEFT.
 func (c *Camp[P]) checkout(id protocol.CampID) {
-	cm := c.byID[id]
-	num := int(cm.group)
+	num := int(c.byID[id])
 	g := &c.groups[num-1]
-	i := 0
-	for g.ids[i] != id {
-		i++
-	}
+	i := g.seat(id)
+	delete(c.byConn, g.conns[i])
 	copy(g.ids[i:g.n], g.ids[i+1:g.n])
 	copy(g.since[i:g.n], g.since[i+1:g.n])
 	copy(g.conns[i:g.n], g.conns[i+1:g.n])
@@ -317,7 +310,6 @@ func (c *Camp[P]) checkout(id protocol.CampID) {
 	var zero P
 	g.ids[g.n], g.since[g.n], g.conns[g.n] = 0, 0, zero // and drop the reference to a closed connection
 	delete(c.byID, id)
-	delete(c.byConn, cm.conn)
 
 	if g.session && g.host == id {
 		c.endSession(g, num, protocol.ReasonHostLeft)
@@ -356,7 +348,7 @@ func (c *Camp[P]) mission(day int, typed []byte) {
 
 // peerSession starts a session of max messages in me's group.
 func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
-	num := int(c.byID[me].group)
+	num := int(c.byID[me])
 	g := &c.groups[num-1]
 	if g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("a peer session started by %s already runs in group %d", c.ids.Format(g.host), num))
@@ -377,7 +369,7 @@ func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
 
 // complete ends the session me started.
 func (c *Camp[P]) complete(me protocol.CampID) {
-	num := int(c.byID[me].group)
+	num := int(c.byID[me])
 	g := &c.groups[num-1]
 	if !g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("no peer session runs in group %d", num))
@@ -395,7 +387,7 @@ func (c *Camp[P]) complete(me protocol.CampID) {
 // message counts one message of the session in me's group and sends it to
 // the others; the last one the session accepts ends it.
 func (c *Camp[P]) message(me protocol.CampID, text []byte) {
-	num := int(c.byID[me].group)
+	num := int(c.byID[me])
 	g := &c.groups[num-1]
 	if !g.session {
 		c.fail(protocol.StatusConflict, "no peer session runs in group "+strconv.Itoa(num)+"; the message was not delivered")
@@ -422,7 +414,7 @@ func (c *Camp[P]) message(me protocol.CampID, text []byte) {
 // direct sends text from me to the camper to, in any group. A camper may
 // send to itself.
 func (c *Camp[P]) direct(me, to protocol.CampID, text []byte) {
-	target, ok := c.byID[to]
+	num, ok := c.byID[to]
 	if !ok {
 		c.fail(protocol.StatusNotFound, c.ids.Format(to)+" is not checked in")
 		return
@@ -434,7 +426,8 @@ func (c *Camp[P]) direct(me, to protocol.CampID, text []byte) {
 	var buf [16]byte
 	c.out = protocol.AppendEvent(c.out, protocol.EventDirect, c.ids.Append(buf[:0], me))
 	c.out = protocol.AppendBody(c.out, text)
-	c.deliver(target.conn, start)
+	g := &c.groups[num-1]
+	c.deliver(g.conns[g.seat(to)], start)
 }
 
 // endSession ends g's session and tells every member, with reason.
@@ -449,12 +442,8 @@ func (c *Camp[P]) endSession(g *group[P], num int, reason string) {
 
 // since returns when id, who must be checked in, checked in.
 func (c *Camp[P]) since(id protocol.CampID) int64 {
-	g := &c.groups[c.byID[id].group-1]
-	i := 0
-	for g.ids[i] != id {
-		i++
-	}
-	return g.since[i]
+	g := &c.groups[c.byID[id]-1]
+	return g.since[g.seat(id)]
 }
 
 // begin clears the scratch for a new call.

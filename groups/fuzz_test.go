@@ -261,8 +261,13 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 		fail("%d connections, %d ids, Len %d", len(c.byConn), len(c.byID), c.Len())
 	}
 	for p, id := range c.byConn {
-		if cm, ok := c.byID[id]; !ok || cm.conn != p {
-			fail("c%d is %d but %d is on c%d", p, id, id, cm.conn)
+		num, ok := c.byID[id]
+		if !ok || num < 1 || int(num) > len(c.groups) {
+			fail("c%d is %d but %d is in group %d", p, id, id, num)
+		}
+		g := &c.groups[num-1]
+		if seat := slices.Index(g.ids[:g.n], id); seat < 0 || g.conns[seat] != p {
+			fail("c%d is %d but group %d has it in seat %d of %v on %v", p, id, num, seat, g.ids[:g.n], g.conns[:g.n])
 		}
 	}
 	seen := make(map[protocol.CampID]int)
@@ -278,9 +283,8 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 				fail("%d in groups %d and %d", id, other, num)
 			}
 			seen[id] = num
-			cm, ok := c.byID[id]
-			if !ok || int(cm.group) != num || cm.conn != g.conns[j] {
-				fail("group %d lists %d on c%d, camper record %+v", num, id, g.conns[j], cm)
+			if got, ok := c.byID[id]; !ok || int(got) != num || c.byConn[g.conns[j]] != id {
+				fail("group %d lists %d on c%d; byID says group %d, byConn says %d", num, id, g.conns[j], got, c.byConn[g.conns[j]])
 			}
 		}
 		wantSeat := g.n > 0 && g.n < GroupSize

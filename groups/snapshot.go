@@ -218,7 +218,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 	}
 
 	c.groups = make([]group[P], slots)
-	c.byID = make(map[protocol.CampID]camper[P], campers)
+	c.byID = make(map[protocol.CampID]int32, campers)
 	c.byConn = make(map[P]protocol.CampID, campers)
 	num, since := 0, int64(0)
 	for range live {
@@ -267,7 +267,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 				return d.errorf("group %d: id %d below %s", num, id, c.ids.Format(c.ids.Min))
 			}
 			if other, ok := c.byID[id]; ok {
-				return d.errorf("group %d: %s already in group %d", num, c.ids.Format(id), other.group)
+				return d.errorf("group %d: %s already in group %d", num, c.ids.Format(id), other)
 			}
 			p, err := key(k)
 			if err != nil {
@@ -277,7 +277,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(other))
 			}
 			g.ids[j], g.since[j], g.conns[j] = id, since, p
-			c.byID[id] = camper[P]{conn: p, group: int32(num)}
+			c.byID[id] = int32(num)
 			c.byConn[p] = id
 		}
 		if g.session {

@@ -88,6 +88,7 @@ func runCommand(name string, args []string, stdout, stderr io.Writer, challenge 
 		ccfg.RegisterFlags(fs)
 		fs.StringVar(&cfg.HTTPAddr, "http-addr", web.DefaultAddr,
 			"side port for /metrics, /healthz, /api/camp and the live camp page, `HOST:PORT` (empty: none; the default, if taken, only warns)")
+		fs.BoolVar(&cfg.HTTPPprof, "http-pprof", false, "also serve Go's runtime profiles (heap, CPU, goroutines) on the side port under /debug/pprof/")
 	}
 	// Every flag may also come from the environment as CAMPFIRE_<FLAG>;
 	// the command line wins.

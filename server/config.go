@@ -67,6 +67,9 @@ type Config struct {
 	// default, which another server on the machine may hold, only warns.
 	HTTPAddr     string
 	HTTPExplicit bool
+	// HTTPPprof adds Go's profiles (net/http/pprof) to the side port,
+	// under /debug/pprof/.
+	HTTPPprof bool
 	// Metrics, if set, is where the server counts connections, requests,
 	// events and bytes; with a side port and no Metrics, Start makes one.
 	Metrics *metrics.Metrics

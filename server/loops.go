@@ -29,9 +29,14 @@ import (
 // conn's state before writing, so a frame for a connection that has
 // meanwhile closed is dropped, never written to a reused descriptor.
 type loopsCarrier struct {
-	s     *campService
-	pool  sync.Pool // *batch
-	lanes [maxLoops]atomic.Pointer[lane]
+	s *campService
+	// free keeps a few batches for reuse. It is bounded, unlike a
+	// sync.Pool, which keeps every batch a burst of check-ins made until
+	// the garbage collector runs, and it rarely runs here: nothing on
+	// the hot path allocates.
+	freeMu sync.Mutex
+	free   []*batch
+	lanes  [maxLoops]atomic.Pointer[lane]
 }
 
 // lane is one loop's end of the hand-offs.
@@ -250,10 +255,13 @@ type batch struct {
 	sharedGen uint64
 }
 
-// A batch this full is handed on at once.
+// A batch this full is handed on at once. Small batches cost a push
+// each, not a wake-up; large ones stay allocated (see freeBatches) long
+// after the burst that filled them.
 const (
-	batchRecords = 1024
-	batchBytes   = 32 << 10
+	batchRecords = 128
+	batchBytes   = 8 << 10
+	freeBatches  = 16 // batches kept for reuse
 )
 
 func (b *batch) full() bool {
@@ -318,7 +326,12 @@ func (b *batch) addResult(res *result, gen uint64) {
 }
 
 func (lc *loopsCarrier) get() *batch {
-	if b, ok := lc.pool.Get().(*batch); ok {
+	lc.freeMu.Lock()
+	defer lc.freeMu.Unlock()
+	if n := len(lc.free); n > 0 {
+		b := lc.free[n-1]
+		lc.free[n-1] = nil
+		lc.free = lc.free[:n-1]
 		return b
 	}
 	return new(batch)
@@ -326,11 +339,15 @@ func (lc *loopsCarrier) get() *batch {
 
 // put returns b for reuse, unless it grew too large to keep.
 func (lc *loopsCarrier) put(b *batch) {
-	if cap(b.buf) > spareCapLimit || cap(b.cmds)+cap(b.results) > 4096 {
+	if cap(b.buf) > 2*batchBytes || cap(b.cmds)+cap(b.results) > 4*batchRecords {
 		return
 	}
 	clear(b.cmds)
 	clear(b.results)
 	*b = batch{cmds: b.cmds[:0], results: b.results[:0], buf: b.buf[:0]}
-	lc.pool.Put(b)
+	lc.freeMu.Lock()
+	defer lc.freeMu.Unlock()
+	if len(lc.free) < freeBatches {
+		lc.free = append(lc.free, b)
+	}
 }

@@ -117,7 +117,7 @@ func start(cfg Config, log *zap.Logger, camp bool) (*Server, error) {
 			zap.Bool("keep_open", cfg.KeepOpen))
 	}
 	if side != nil {
-		if err := s.serveSide(side, cfg.Metrics, log); err != nil {
+		if err := s.serveSide(side, cfg.Metrics, cfg.HTTPPprof, log); err != nil {
 			_ = s.main.stop(context.Background())
 			if s.echo != nil {
 				_ = s.echo.stop(context.Background())
@@ -150,8 +150,9 @@ func (s *Server) watchNode(cc *clusterCamp, log *zap.Logger) {
 }
 
 // serveSide runs the side port on l.
-func (s *Server) serveSide(l net.Listener, m *metrics.Metrics, log *zap.Logger) error {
-	ws, err := web.New(web.Config{Source: s, Gatherer: m.Registry(), Log: log.Named("http"), Version: version.Get().String()})
+func (s *Server) serveSide(l net.Listener, m *metrics.Metrics, pprof bool, log *zap.Logger) error {
+	ws, err := web.New(web.Config{Source: s, Gatherer: m.Registry(), Log: log.Named("http"), Version: version.Get().String(),
+		Pprof: pprof})
 	if err != nil {
 		l.Close()
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ type Config struct {
 	// MaxViewers caps the /api/events streams open at once; past it a new
 	// one gets 503 (default DefaultMaxViewers).
 	MaxViewers int
+	// Pprof adds Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/, for measuring the server; off by default.
+	Pprof bool
 }
 
 // Server is the side port. Its handlers are safe for concurrent use.
@@ -134,6 +138,13 @@ func (s *Server) Handler() http.Handler {
 			ErrorLog:      zap.NewStdLog(s.log.Named("metrics")),
 			ErrorHandling: promhttp.ContinueOnError,
 		})))
+	}
+	if s.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -167,6 +167,7 @@ func TestRoutes(t *testing.T) {
 		{http.MethodPost, "/healthz", 405},
 		{http.MethodPost, "/api/camp", 405},
 		{http.MethodGet, "/api/nothing", 404},
+		{http.MethodGet, "/debug/pprof/heap", 404}, // no Pprof
 	}
 	for _, tt := range tests {
 		req, err := http.NewRequest(tt.method, ts.url+tt.path, nil)
@@ -181,6 +182,20 @@ func TestRoutes(t *testing.T) {
 		if resp.StatusCode != tt.want {
 			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
 		}
+	}
+}
+
+func TestPprof(t *testing.T) {
+	f, _ := scriptedCamp()
+	ts := startServer(t, Config{Source: f, Pprof: true})
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine?debug=1"} {
+		code, _, body := ts.get(t, path)
+		if code != 200 || body == "" {
+			t.Errorf("GET %s: %d, %d bytes; want 200 and a profile", path, code, len(body))
+		}
+	}
+	if code, _, body := ts.get(t, "/debug/pprof/heap?debug=1"); !strings.Contains(body, "# runtime.MemStats") {
+		t.Errorf("GET /debug/pprof/heap?debug=1: %d, no MemStats in %.200q", code, body)
 	}
 }
 
