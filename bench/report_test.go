@@ -21,7 +21,7 @@ func fullReport() *Report {
 		Latency:   Summary{Samples: 1192559, Mean: 123.5, P50: 101, P90: 202, P99: 303, P999: 404, Max: 505},
 		Errors:    map[string]int64{"dial": 1, "closed": 2},
 		Histogram: "HISTFAKE", Timeline: &Timeline{Slot: 1, Histograms: []string{"SLOT0", "SLOT1"}, Sent: []int64{19000, 19500}},
-		Procs: 3, Steal: 0.031, Busy: 0.874,
+		Procs: 3, Steal: 0.031, Busy: 0.874, Others: 0.052, HarnessCPU: 4.5,
 		Server: &ServerFigures{
 			PID: 4242, PIDs: []int{4242, 4244}, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
 			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69, Wall: 20.5, NumThreads: 9,
