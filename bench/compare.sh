@@ -12,6 +12,8 @@
 #
 # Knobs (environment):
 #   CONNS RATE DURATION WARMUP SIZE SOURCES IDS  the load (bench's flags)
+#   DEPTH    messages in flight per sender with RATE=0 (closed loop;
+#            default 1): CONNS=1000 RATE=0 DEPTH=8 is the saturated load
 #   LOOPS    campfire's -loops, one server per value: LOOPS="1 2" (default 1)
 #   REPEAT   runs of each server, interleaved (default 3)
 #   PROCS    harness worker processes (bench -procs, default 1)
@@ -33,6 +35,7 @@ RATE=${RATE:-20000}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-2s}
 SIZE=${SIZE:-64}
+DEPTH=${DEPTH:-1}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.40}
 IDS=${IDS:-J00001-J50000}
 LOOPS=${LOOPS:-1}
@@ -132,10 +135,14 @@ wait_quiet() {
 
 # bench NAME PORT FILE: the load against the running server.
 bench() {
-	echo "== $1, run $run of $REPEAT: $CONNS connections, groups of 4, $RATE msgs/s offered, $DURATION after $WARMUP warmup"
+	local load="$RATE msgs/s offered"
+	if [ "$RATE" = 0 ]; then
+		load="closed loop, $DEPTH in flight per sender"
+	fi
+	echo "== $1, run $run of $REPEAT: $CONNS connections, groups of 4, $load, $DURATION after $WARMUP warmup"
 	wait_quiet
 	echo "load average before the run$(uptime | sed 's/.*load average//')"
-	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" \
+	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" -depth "$DEPTH" \
 		-size "$SIZE" -duration "$DURATION" -warmup "$WARMUP" -sources "$SOURCES" -procs "$PROCS" \
 		-server-pid "$server_pid" -json "$3"
 	echo
