@@ -19,12 +19,13 @@
 // connection linger: a FIN goes out once its output has drained, and the
 // socket is closed when the client closes or the grace period is up.
 //
-// There is one path and several carriers. With one loop (the default) the
-// camp is on the loop that read the request: the direct carrier applies
-// the command at once and the results are queued straight away, with
-// nothing copied. With -loops N the camp stays on loop 0 and the loops
-// carrier (loops.go) moves commands and results between loops in batches
-// through per-loop lock-free inboxes. Neither the reactor nor the camp
+// There is one path and several carriers. With one loop (-loops 1, or a
+// machine with one CPU) the camp is on the loop that read the request: the
+// direct carrier applies the command at once and the results are queued
+// straight away, with nothing copied. With several (the default is one per
+// CPU) the camp stays on loop 0 and the loops carrier (loops.go) moves
+// commands and results between loops in batches through per-loop lock-free
+// inboxes. Neither the reactor nor the camp
 // service knows which carrier runs.
 //
 // # The reactor
