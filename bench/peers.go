@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,9 +25,24 @@ type camper struct {
 	// Written by the camper's goroutine, read for progress and the report.
 	delivered atomic.Int64 // MESSAGE events sent inside the window
 	responses atomic.Int64 // responses to messages
-	// frame is a sender's own message in a closed-loop run (-rate 0),
-	// patched and written by its reader's goroutine; nil otherwise.
+	// In a closed-loop run (-rate 0), the messages a sender owes for the
+	// responses it read, and Depth copies of its message to send them
+	// from; both only for its reader's goroutine. frame is nil otherwise.
+	r     *run
+	owed  int
 	frame []byte
+}
+
+// Read reads the camper's connection for its Reader. In a closed-loop run
+// it first sends the messages owed for the responses read so far, in one
+// write: the Reader reads only once it has handled every whole frame
+// buffered, so a sender answers a batch of responses as a batch, the way a
+// pipelining client does.
+func (c *camper) Read(p []byte) (int, error) {
+	if c.owed > 0 {
+		c.r.sendOwed(c)
+	}
+	return c.conn.Read(p)
 }
 
 // peers runs the peers scenario: connect, check in, start one session per
@@ -40,7 +54,9 @@ func (r *run) peers(ctx context.Context) (*Report, error) {
 	var campers []*camper
 	for i, c := range conns {
 		if c != nil {
-			campers = append(campers, &camper{idx: i, addr: (r.cfg.first + i) % len(r.addrs), conn: c, rd: protocol.NewReader(c, 0), rec: r.lat.Recorder(i)})
+			cp := &camper{r: r, idx: i, addr: (r.cfg.first + i) % len(r.addrs), conn: c, rec: r.lat.Recorder(i)}
+			cp.rd = protocol.NewReader(cp, 0)
+			campers = append(campers, cp)
 		}
 	}
 	if err := r.coord.reach(ctx, stageConnected); err != nil {
@@ -483,7 +499,7 @@ func (r *run) sendClosed(ctx context.Context, senders, campers []*camper, winSta
 	tmpl = protocol.AppendBody(tmpl, payload(r.cfg.Size))
 	cl := &closedLoop{stamp: len(tmpl) - 2 - r.cfg.Size, end: sendEnd, perSlot: make([]atomic.Int64, len(r.lat.Timeline()))}
 	for _, c := range senders {
-		c.frame = slices.Clone(tmpl)
+		c.frame = bytes.Repeat(tmpl, r.cfg.Depth)
 	}
 	// Publishing cl hands each c.frame to its reader.
 	r.closed.Store(cl)
@@ -538,16 +554,31 @@ func (cl *closedLoop) count(r *run, t, n int64) {
 	}
 }
 
-// sendNext writes c's next message, on its reader's goroutine, unless the
-// window has ended.
+// sendNext owes c's next message, which its reader sends before it reads
+// again (camper.Read), unless the window has ended.
 func (r *run) sendNext(cl *closedLoop, c *camper) {
+	if cl.stop.Load() || r.now() >= cl.end {
+		return
+	}
+	c.owed = min(c.owed+1, r.cfg.Depth)
+}
+
+// sendOwed writes the messages c owes in one write, on its reader's
+// goroutine.
+func (r *run) sendOwed(c *camper) {
+	cl := r.closed.Load()
+	n := c.owed
+	c.owed = 0
 	t := r.now()
 	if cl.stop.Load() || t >= cl.end {
 		return
 	}
-	putStamp(c.frame[cl.stamp:], t)
-	cl.count(r, t, 1)
-	if _, err := c.conn.Write(c.frame); err != nil && !r.stopping.Load() {
+	size := len(c.frame) / r.cfg.Depth
+	for i := range n {
+		putStamp(c.frame[i*size+cl.stamp:], t)
+	}
+	cl.count(r, t, int64(n))
+	if _, err := c.conn.Write(c.frame[:n*size]); err != nil && !r.stopping.Load() {
 		r.errs.add(ErrWrite)
 	}
 }
