@@ -89,18 +89,25 @@
 //
 // # Loops
 //
-// Measured with the bench harness on 2 cores shared with it (and, this
-// time, with other work: latencies were not comparable), 10,000
-// connections in groups of 4, 20,000 messages/s offered (60,000
-// deliveries/s), 3 runs each, against the previous design:
+// The default is one event loop per CPU. Measured with make compare on 2
+// cores shared with the harness, 10,000 connections in groups of 4, 20,000
+// messages/s offered (60,000 deliveries/s), every run beside the
+// conventional server, steal at most 1.2% and other programs' CPU at most
+// 0.5% (README, Performance):
 //
-//	loops  CPU µs/delivery        RSS/conn
-//	1      11.6–13.9 (10.1–12.6)  882–918 B (1,017–1,085)
-//	2      12.2–13.8 (15.6–16.1)  1,009–1,169 B (1,124–1,291)
+//	               p50 ms     p99 ms     p99.9 ms   CPU µs/delivery
+//	1 loop         2.6–77     45–482     60–552     12.1–13.6   (3 runs)
+//	2 loops        0.29–0.80  4.5–28     13–63      12.2–14.1   (5 runs)
+//	conventional   0.38–0.66  5.0–34     12–59      13.5–16.5   (5 runs)
 //
-// With two loops a request crosses to loop 0 and its results come back, in
-// batches, and yet it now costs no more CPU than one loop: the batches merge
-// writes, and a loop is woken only when no wake-up is pending. One loop
-// stays the default: it uses the least memory, and under the saturated runs
-// measured here neither count had the better tail in every run.
+// One loop needs about 0.7 of a core, 80% of it write(2), one per frame; it
+// cannot borrow the other core, and its threads waited for a CPU 37–42% as
+// long as they ran (schedstat), so its queue builds for seconds at a time
+// (a per-second p99 of 70–160 ms between seconds of 4–6 ms). Not the GC:
+// one cycle per 20 s window. Two loops need about 0.37 of a core each. With
+// two loops a request crosses to loop 0 and its results come back in
+// batches, at the same CPU per delivery as one loop. The batches are kept
+// in per-loop free lists that survive a GC (a sync.Pool does not, and
+// refilling it after every cycle made the garbage that brought on the
+// next: 10 GCs per window where one loop has 1).
 package server
