@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"maps"
+	"os"
 	"sort"
 	"time"
 )
