@@ -90,6 +90,7 @@ var figures = []figure{
 	{"errors", "%.0f", always(func(r *Report) float64 { return float64(sumErrors(r)) }), false},
 	{"machine busy %", "%.1f", always(func(r *Report) float64 { return 100 * r.Busy }), false},
 	{"hypervisor steal %", "%.1f", always(func(r *Report) float64 { return 100 * r.Steal }), false},
+	{"others' CPU %", "%.1f", always(func(r *Report) float64 { return 100 * r.Others }), false},
 	{"server RSS idle MiB", "%.1f", srvFig(func(s *ServerFigures) float64 { return mib(s.RSSBefore) }), true},
 	{"server RSS checked in MiB", "%.1f", srvFig(func(s *ServerFigures) float64 { return mib(s.RSSCheckedIn) }), true},
 	{"server RSS at end MiB", "%.1f", srvFig(func(s *ServerFigures) float64 { return mib(s.RSSEnd) }), true},
@@ -194,7 +195,7 @@ func runsTable(ss []Series) table {
 	t := table{
 		caption: "every run",
 		header: []string{"server", "run", "delivered /s", "p50 µs", "p99 µs", "p99.9 µs", "max µs",
-			"CPU µs / msg", "busiest thread CPU %", "its wait %", "steal %", "machine busy %"},
+			"CPU µs / msg", "busiest thread CPU %", "its wait %", "steal %", "others %", "machine busy %"},
 	}
 	for _, s := range ss {
 		for i, r := range s.Runs {
@@ -209,7 +210,7 @@ func runsTable(ss []Series) table {
 				fmt.Sprint(r.Latency.P50), fmt.Sprint(r.Latency.P99), fmt.Sprint(r.Latency.P999), fmt.Sprint(r.Latency.Max),
 				cell(srvFig(func(s *ServerFigures) float64 { return s.CPUPerMsg }), "%.2f"),
 				cell(thread(0, false), "%.1f"), cell(thread(0, true), "%.1f"),
-				fmt.Sprintf("%.1f", 100*r.Steal), fmt.Sprintf("%.1f", 100*r.Busy),
+				fmt.Sprintf("%.1f", 100*r.Steal), fmt.Sprintf("%.1f", 100*r.Others), fmt.Sprintf("%.1f", 100*r.Busy),
 			})
 		}
 	}

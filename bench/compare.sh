@@ -12,12 +12,18 @@
 #
 # Knobs (environment):
 #   CONNS RATE DURATION WARMUP SIZE SOURCES IDS  the load (bench's flags)
+#   DEPTH    messages in flight per sender with RATE=0 (closed loop;
+#            default 1): CONNS=1000 RATE=0 DEPTH=8 is the saturated load
 #   LOOPS    campfire's -loops, one server per value: LOOPS="1 2" (default 1)
 #   REPEAT   runs of each server, interleaved (default 3)
 #   PROCS    harness worker processes (bench -procs, default 1)
 #   HTML     the report page (default $OUT/report.html; HTML= for none)
 #   PROFILE  1: campfire writes a CPU profile per run (which costs it a
 #            little, so it is off for the figures)
+#   QUIET    before each run, wait up to this many seconds (default 120)
+#            for the machine to be quiet: under 15% of its CPU busy over 2
+#            seconds. Other programs' CPU during the window shows in the
+#            report as "others' CPU %" either way.
 #   CAMP_PORT BASE_PORT OUT
 # Exit status: 0 if every campfire meets both goals, 3 if not, anything
 # else on failure.
@@ -29,12 +35,14 @@ RATE=${RATE:-20000}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-2s}
 SIZE=${SIZE:-64}
+DEPTH=${DEPTH:-1}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.40}
 IDS=${IDS:-J00001-J50000}
 LOOPS=${LOOPS:-1}
 REPEAT=${REPEAT:-3}
 PROCS=${PROCS:-1}
 PROFILE=${PROFILE:-0}
+QUIET=${QUIET:-120}
 CAMP_PORT=${CAMP_PORT:-24022}
 BASE_PORT=${BASE_PORT:-24023}
 OUT=${OUT:-bin/compare}
@@ -101,11 +109,40 @@ wait_free() {
 	exit 1
 }
 
+# busy_pct: the share of the machine's CPU busy over the next 2 seconds.
+busy_pct() {
+	local a b
+	read -r -a a < <(grep '^cpu ' /proc/stat)
+	sleep 2
+	read -r -a b < <(grep '^cpu ' /proc/stat)
+	local total=0 idle i
+	for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+	idle=$((b[4] - a[4] + b[5] - a[5]))
+	echo $(((total - idle) * 100 / (total > 0 ? total : 1)))
+}
+
+# wait_quiet: wait, at most QUIET seconds, until other programs leave the
+# machine quiet, so that a run measures the server and not them.
+wait_quiet() {
+	local waited=0 busy
+	busy=$(busy_pct)
+	while [ "$busy" -ge 15 ] && [ "$waited" -lt "$QUIET" ]; do
+		busy=$(busy_pct)
+		waited=$((waited + 2))
+	done
+	echo "machine ${busy}% busy before the run (waited ${waited}s for it to be quiet)"
+}
+
 # bench NAME PORT FILE: the load against the running server.
 bench() {
-	echo "== $1, run $run of $REPEAT: $CONNS connections, groups of 4, $RATE msgs/s offered, $DURATION after $WARMUP warmup"
+	local load="$RATE msgs/s offered"
+	if [ "$RATE" = 0 ]; then
+		load="closed loop, $DEPTH in flight per sender"
+	fi
+	echo "== $1, run $run of $REPEAT: $CONNS connections, groups of 4, $load, $DURATION after $WARMUP warmup"
+	wait_quiet
 	echo "load average before the run$(uptime | sed 's/.*load average//')"
-	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" \
+	"$BIN" bench -scenario peers -addr "127.0.0.1:$2" -ids "$IDS" -conns "$CONNS" -rate "$RATE" -depth "$DEPTH" \
 		-size "$SIZE" -duration "$DURATION" -warmup "$WARMUP" -sources "$SOURCES" -procs "$PROCS" \
 		-server-pid "$server_pid" -json "$3"
 	echo

@@ -134,6 +134,9 @@ func seriesNames(ss []Series) string {
 // params describes the load of a run in one line.
 func params(r *Report) string {
 	load := "as fast as possible"
+	if r.Scenario == ScenarioPeers.String() {
+		load = fmt.Sprintf("closed loop, %d in flight per sender", r.Depth)
+	}
 	if r.RequestedRate > 0 {
 		load = fmt.Sprintf("%s msgs/s offered", siFormat(r.RequestedRate))
 	}

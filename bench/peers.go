@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -24,6 +25,24 @@ type camper struct {
 	// Written by the camper's goroutine, read for progress and the report.
 	delivered atomic.Int64 // MESSAGE events sent inside the window
 	responses atomic.Int64 // responses to messages
+	// In a closed-loop run (-rate 0), the messages a sender owes for the
+	// responses it read, and Depth copies of its message to send them
+	// from; both only for its reader's goroutine. frame is nil otherwise.
+	r     *run
+	owed  int
+	frame []byte
+}
+
+// Read reads the camper's connection for its Reader. In a closed-loop run
+// it first sends the messages owed for the responses read so far, in one
+// write: the Reader reads only once it has handled every whole frame
+// buffered, so a sender answers a batch of responses as a batch, the way a
+// pipelining client does.
+func (c *camper) Read(p []byte) (int, error) {
+	if c.owed > 0 {
+		c.r.sendOwed(c)
+	}
+	return c.conn.Read(p)
 }
 
 // peers runs the peers scenario: connect, check in, start one session per
@@ -35,7 +54,9 @@ func (r *run) peers(ctx context.Context) (*Report, error) {
 	var campers []*camper
 	for i, c := range conns {
 		if c != nil {
-			campers = append(campers, &camper{idx: i, addr: (r.cfg.first + i) % len(r.addrs), conn: c, rd: protocol.NewReader(c, 0), rec: r.lat.Recorder(i)})
+			cp := &camper{r: r, idx: i, addr: (r.cfg.first + i) % len(r.addrs), conn: c, rec: r.lat.Recorder(i)}
+			cp.rd = protocol.NewReader(cp, 0)
+			campers = append(campers, cp)
 		}
 	}
 	if err := r.coord.reach(ctx, stageConnected); err != nil {
@@ -240,6 +261,9 @@ func (r *run) handleFrame(c *camper, f *protocol.Frame) {
 		if code != protocol.StatusOK {
 			r.errs.add(ErrStatus)
 		}
+		if cl := r.closed.Load(); cl != nil && c.frame != nil {
+			r.sendNext(cl, c)
+		}
 		return
 	}
 	name, _, ok := f.Event()
@@ -313,6 +337,9 @@ func newSender(campers []*camper, size int, rate float64, start time.Duration, s
 // send runs the senders through warmup and the window that opens at
 // winStart, then waits for the server to answer every message.
 func (r *run) send(ctx context.Context, senders, campers []*camper, winStart int64) sendStats {
+	if r.cfg.Rate == 0 {
+		return r.sendClosed(ctx, senders, campers, winStart)
+	}
 	stats := sendStats{perSlot: make([]int64, len(r.lat.Timeline()))}
 	sendEnd := r.openWindow(winStart)
 	n := min(len(senders), 8)
@@ -366,7 +393,7 @@ func (r *run) send(ctx context.Context, senders, campers []*camper, winStart int
 			stats.perSlot[k] += v
 		}
 	}
-	r.drain(ctx, senders, stats.sent)
+	r.drain(ctx, senders, func() int64 { return stats.sent })
 	return stats
 }
 
@@ -428,7 +455,7 @@ func (r *run) sendOne(s *sender, c *camper) bool {
 
 // drain waits, polling with a deadline, until every message has been
 // answered and deliveries have stopped arriving.
-func (r *run) drain(ctx context.Context, senders []*camper, sent int64) {
+func (r *run) drain(ctx context.Context, senders []*camper, sent func() int64) {
 	deadline := time.Now().Add(drainTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -439,7 +466,7 @@ func (r *run) drain(ctx context.Context, senders []*camper, sent int64) {
 			answered += c.responses.Load()
 			delivered += c.delivered.Load()
 		}
-		if answered >= sent && delivered == last {
+		if answered >= sent() && delivered == last {
 			return
 		}
 		last = delivered
@@ -448,5 +475,110 @@ func (r *run) drain(ctx context.Context, senders []*camper, sent int64) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// closedLoop is the state of a closed-loop run (-rate 0): every sender
+// keeps Depth messages unanswered. The counters are shared by all the
+// readers, which send.
+type closedLoop struct {
+	stamp   int   // offset of the timestamp in a frame
+	end     int64 // run time at which sending stops
+	stop    atomic.Bool
+	sent    atomic.Int64
+	inWin   atomic.Int64
+	perSlot []atomic.Int64
+}
+
+// sendClosed runs the senders closed-loop: each writes Depth messages at
+// once, and then, from its reader's goroutine, one more for every response,
+// until the window ends. Nothing paces them: the server's answers do.
+func (r *run) sendClosed(ctx context.Context, senders, campers []*camper, winStart int64) sendStats {
+	sendEnd := r.openWindow(winStart)
+	tmpl := protocol.AppendRequest(nil, protocol.MethodMessage, nil)
+	tmpl = protocol.AppendBody(tmpl, payload(r.cfg.Size))
+	cl := &closedLoop{stamp: len(tmpl) - 2 - r.cfg.Size, end: sendEnd, perSlot: make([]atomic.Int64, len(r.lat.Timeline()))}
+	for _, c := range senders {
+		c.frame = bytes.Repeat(tmpl, r.cfg.Depth)
+	}
+	// Publishing cl hands each c.frame to its reader.
+	r.closed.Store(cl)
+	defer r.startProgress(func() string {
+		var delivered int64
+		for _, c := range campers {
+			delivered += c.delivered.Load()
+		}
+		return "sent=" + strconv.FormatInt(cl.sent.Load(), 10) + " delivered=" + strconv.FormatInt(delivered, 10)
+	})()
+	r.coord.windowOpen(ctx)
+
+	// The first Depth messages of each sender, in one write, from a frame
+	// of their own (the reader may already be patching c.frame).
+	first := bytes.Repeat(tmpl, r.cfg.Depth)
+	for _, c := range senders {
+		if cl.stop.Load() {
+			break
+		}
+		t := r.now()
+		for i := range r.cfg.Depth {
+			putStamp(first[i*len(tmpl)+cl.stamp:], t)
+		}
+		cl.count(r, t, int64(r.cfg.Depth))
+		if _, err := c.conn.Write(first); err != nil && !r.stopping.Load() {
+			r.errs.add(ErrWrite)
+		}
+	}
+	timer := time.NewTimer(time.Duration(max(sendEnd-r.now(), 0)))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	cl.stop.Store(true)
+	r.drain(ctx, senders, cl.sent.Load)
+	stats := sendStats{sent: cl.sent.Load(), windowSent: cl.inWin.Load(), perSlot: make([]int64, len(cl.perSlot))}
+	for k := range cl.perSlot {
+		stats.perSlot[k] = cl.perSlot[k].Load()
+	}
+	return stats
+}
+
+// count records n messages stamped t as sent.
+func (cl *closedLoop) count(r *run, t, n int64) {
+	cl.sent.Add(n)
+	if r.inWindow(t) {
+		cl.inWin.Add(n)
+		if k := r.slotOf(t); k < len(cl.perSlot) {
+			cl.perSlot[k].Add(n)
+		}
+	}
+}
+
+// sendNext owes c's next message, which its reader sends before it reads
+// again (camper.Read), unless the window has ended.
+func (r *run) sendNext(cl *closedLoop, c *camper) {
+	if cl.stop.Load() || r.now() >= cl.end {
+		return
+	}
+	c.owed = min(c.owed+1, r.cfg.Depth)
+}
+
+// sendOwed writes the messages c owes in one write, on its reader's
+// goroutine.
+func (r *run) sendOwed(c *camper) {
+	cl := r.closed.Load()
+	n := c.owed
+	c.owed = 0
+	t := r.now()
+	if cl.stop.Load() || t >= cl.end {
+		return
+	}
+	size := len(c.frame) / r.cfg.Depth
+	for i := range n {
+		putStamp(c.frame[i*size+cl.stamp:], t)
+	}
+	cl.count(r, t, int64(n))
+	if _, err := c.conn.Write(c.frame[:n*size]); err != nil && !r.stopping.Load() {
+		r.errs.add(ErrWrite)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"sort"
 	"time"
 )
@@ -57,6 +58,7 @@ type localCoord struct {
 // newLocalCoord samples the server before the run starts.
 func newLocalCoord(cfg Config, start time.Time) *localCoord {
 	p := newProbe(cfg.ServerPIDs)
+	p.self = true
 	p.atStart()
 	return &localCoord{cfg: cfg, start: start, probe: p}
 }
@@ -92,6 +94,9 @@ type probe struct {
 	openedAt, endAt   time.Time
 	cpuOpened, cpuEnd CPUStat
 	cpuErr            error
+	// The harness's own process (a run of one process only).
+	self                bool
+	selfOpened, selfEnd ProcSample
 }
 
 // nodeProbe is the samples of one server process.
@@ -155,6 +160,7 @@ func (p *probe) atCheckedIn() {
 func (p *probe) atOpened() {
 	p.openedAt = time.Now()
 	p.cpuOpened = p.cpu()
+	p.selfOpened = p.sampleSelf()
 	for _, n := range p.nodes {
 		n.opened = p.sample(n)
 		n.threadsOpened = p.threads(n)
@@ -164,10 +170,40 @@ func (p *probe) atOpened() {
 func (p *probe) atEnd() {
 	p.endAt = time.Now()
 	p.cpuEnd = p.cpu()
+	p.selfEnd = p.sampleSelf()
 	for _, n := range p.nodes {
 		n.end = p.sample(n)
 		n.threadsEnd = p.threads(n)
 	}
+}
+
+// sampleSelf samples the harness's own process; a failure leaves its
+// figures out.
+func (p *probe) sampleSelf() ProcSample {
+	if !p.self {
+		return ProcSample{}
+	}
+	s, err := SampleProc(os.Getpid())
+	if err != nil {
+		p.self = false
+	}
+	return s
+}
+
+// others sets rep's share of the machine that neither the servers nor
+// this harness used, and the harness's CPU, over the window.
+func (p *probe) others(rep *Report) {
+	total := p.cpuEnd.Total - p.cpuOpened.Total
+	if !p.self || p.cpuErr != nil || total <= 0 {
+		return
+	}
+	harness := p.selfEnd.CPU - p.selfOpened.CPU
+	used := total - (p.cpuEnd.Idle - p.cpuOpened.Idle) - (p.cpuEnd.Steal - p.cpuOpened.Steal) - harness
+	for _, n := range p.nodes {
+		used -= n.end.CPU - n.opened.CPU
+	}
+	rep.HarnessCPU = harness.Seconds()
+	rep.Others = max(float64(used)/float64(total), 0)
 }
 
 // topThreads is how many of the server's busiest threads a report keeps.
@@ -187,6 +223,7 @@ func (p *probe) report(rep *Report, sc Scenario) error {
 		rep.Steal = float64(p.cpuEnd.Steal-p.cpuOpened.Steal) / float64(total)
 		rep.Busy = 1 - float64(p.cpuEnd.Idle-p.cpuOpened.Idle)/float64(total)
 	}
+	p.others(rep)
 	if len(p.nodes) == 0 {
 		return nil
 	}

@@ -130,6 +130,13 @@ type Report struct {
 	// not idle: both from /proc/stat, over every CPU.
 	Steal float64 `json:"steal"`
 	Busy  float64 `json:"busy"`
+	// Others is the share of the machine's CPU time, during the window,
+	// that neither the server nor this harness used (nor the hypervisor
+	// stole): other programs on the machine, and the kernel's work not
+	// charged to a process. Measured only in a run of one process with the
+	// server's pid; HarnessCPU is the harness's CPU seconds in the window.
+	Others     float64 `json:"others,omitempty"`
+	HarnessCPU float64 `json:"harness_cpu_s,omitempty"`
 
 	// Server is the server's figures; with several -server-pid (the
 	// nodes of a cluster) their sum, and Nodes each one's.
@@ -194,7 +201,7 @@ type row struct{ name, value string }
 // on one of them.
 func (r *Report) rows() []row {
 	f := func(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-	rate := "max"
+	rate := "max (closed loop)"
 	if r.RequestedRate > 0 {
 		rate = f("%.0f/s", r.RequestedRate)
 	}
@@ -210,7 +217,7 @@ func (r *Report) rows() []row {
 		{"latency", f("n=%d mean=%.1fµs p50=%dµs p90=%dµs p99=%dµs p99.9=%dµs max=%dµs",
 			r.Latency.Samples, r.Latency.Mean, r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max)},
 		{"errors", formatErrors(r.Errors)},
-		{"machine", f("%.1f%% busy, %.1f%% stolen by the hypervisor during the window", 100*r.Busy, 100*r.Steal)},
+		{"machine", f("%.1f%% busy, %.1f%% stolen by the hypervisor, %.1f%% used by others (harness %.2fs CPU) during the window", 100*r.Busy, 100*r.Steal, 100*r.Others, r.HarnessCPU)},
 	}
 	for _, s := range r.Nodes {
 		rows = append(rows,

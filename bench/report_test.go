@@ -21,7 +21,7 @@ func fullReport() *Report {
 		Latency:   Summary{Samples: 1192559, Mean: 123.5, P50: 101, P90: 202, P99: 303, P999: 404, Max: 505},
 		Errors:    map[string]int64{"dial": 1, "closed": 2},
 		Histogram: "HISTFAKE", Timeline: &Timeline{Slot: 1, Histograms: []string{"SLOT0", "SLOT1"}, Sent: []int64{19000, 19500}},
-		Procs: 3, Steal: 0.031, Busy: 0.874,
+		Procs: 3, Steal: 0.031, Busy: 0.874, Others: 0.052, HarnessCPU: 4.5,
 		Server: &ServerFigures{
 			PID: 4242, PIDs: []int{4242, 4244}, RSSBefore: 7000000, RSSCheckedIn: 15000000, RSSEnd: 16000000,
 			RSSPerConn: 800.7, CPU: 12.75, CPUUser: 2.5, CPUPerMsg: 10.69, Wall: 20.5, NumThreads: 9,
@@ -49,7 +49,7 @@ func TestReportTable(t *testing.T) {
 		"pids 4242,4244 summed: 7000000 before", "(mean of the nodes)",
 		"pid 4244: rss 5000000 before, 6000000 checked in, 6500000 at end = 300 bytes/conn; cpu 1.50s = 1.25µs per delivered message", "15000000 checked in", "16000000 at end",
 		"801 bytes", "12.75s (2.50s user, 10.25s system) = 10.69µs per delivered message",
-		"87.4% busy, 3.1% stolen by the hypervisor during the window",
+		"87.4% busy, 3.1% stolen by the hypervisor, 5.2% used by others (harness 4.50s CPU) during the window",
 		"9; busiest over 20.50s:", "tid 4243 (campfire): 60.0% on CPU, 40.0% waiting for a CPU, 5555 timeslices",
 		"tid 4250 (gc): 5.4% on CPU, 2.0% waiting for a CPU, 77 timeslices",
 		"note", "offered 19876/s of requested 20000/s",

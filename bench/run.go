@@ -59,7 +59,7 @@ type Config struct {
 	Conns    int     // connections (peers, echo) or concurrent churners (checkin)
 	Rate     float64 // total messages per second (peers); 0 is as fast as possible
 	Size     int     // message or echo payload bytes, at least StampSize
-	Depth    int     // echo payloads in flight per connection
+	Depth    int     // echo payloads, or peers messages with Rate 0, in flight per connection
 	Duration time.Duration
 	Warmup   time.Duration
 	IDs      protocol.IDRange
@@ -120,6 +120,8 @@ type run struct {
 	// stopping is set once the run tears connections down, after which
 	// read and write errors are expected and not counted.
 	stopping atomic.Bool
+	// closed is set while a closed-loop peers run (-rate 0) sends.
+	closed atomic.Pointer[closedLoop]
 }
 
 // Run performs one run and reports on it. Errors from the server are

@@ -14,11 +14,12 @@ import (
 // campService.receive queues it. Carriers differ only in how commands and
 // results travel:
 //
-//   - directCarrier (one loop, the default): the camp is on the loop that
-//     read the request, so submit applies the command at once and the
-//     results are queued straight away. Nothing is copied.
-//   - loopsCarrier (-loops N): commands from other loops travel to loop 0
-//     in batches, and results back to their loops the same way (loops.go).
+//   - directCarrier (one loop): the camp is on the loop that read the
+//     request, so submit applies the command at once and the results are
+//     queued straight away. Nothing is copied.
+//   - loopsCarrier (several loops, the default with several CPUs): commands
+//     from other loops travel to loop 0 in batches, and results back to
+//     their loops the same way (loops.go).
 
 // cmdKind says what a command asks of the camp.
 type cmdKind uint8

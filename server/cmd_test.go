@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"campfire/server"
 )
@@ -29,6 +33,7 @@ func TestCommandHelp(t *testing.T) {
 				"-max-pending", "(default 4194304)",
 				"-idle", "(default 10m0s)",
 				"-max-conns", "0: the open-file limit less 256",
+				"-loops", "0, the default, is one per CPU",
 				"-grace", "(default 5s)",
 				"-log-level", "(default info)",
 				"-log-format", `(default "console")`,
@@ -42,6 +47,7 @@ func TestCommandHelp(t *testing.T) {
 				"-addr", `(default "0.0.0.0:2022")`,
 				"-keep-open",
 				"-max-pending", "-idle", "-max-conns", "-grace", "-log-level", "-log-format", "-cpuprofile",
+				"-loops", "0, the default, is one per CPU",
 			},
 			wantNot: []string{"the camp", "-ids", "-echo-addr"},
 		},
@@ -160,5 +166,26 @@ func TestCommandEnv(t *testing.T) {
 				t.Errorf("stderr %q, want %q", stderr.String(), tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDefaultLoops: by default the server runs one event loop per CPU the
+// process may use, and its starting line says how many.
+func TestDefaultLoops(t *testing.T) {
+	cfg := server.DefaultConfig()
+	if cfg.Loops != 0 {
+		t.Fatalf("default loops %d, want 0 (one per CPU)", cfg.Loops)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	cfg.Addr = "127.0.0.1:0"
+	s, err := server.Start(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, s) })
+	want := min(runtime.GOMAXPROCS(0), 64)
+	started := logs.FilterMessage("starting").FilterField(zap.Int("loops", want)).Len()
+	if started != 1 {
+		t.Errorf("no starting line with loops=%d: %v", want, logs.FilterMessage("starting").All())
 	}
 }

@@ -19,12 +19,13 @@
 // connection linger: a FIN goes out once its output has drained, and the
 // socket is closed when the client closes or the grace period is up.
 //
-// There is one path and several carriers. With one loop (the default) the
-// camp is on the loop that read the request: the direct carrier applies
-// the command at once and the results are queued straight away, with
-// nothing copied. With -loops N the camp stays on loop 0 and the loops
-// carrier (loops.go) moves commands and results between loops in batches
-// through per-loop lock-free inboxes. Neither the reactor nor the camp
+// There is one path and several carriers. With one loop (-loops 1, or a
+// machine with one CPU) the camp is on the loop that read the request: the
+// direct carrier applies the command at once and the results are queued
+// straight away, with nothing copied. With several (the default is one per
+// CPU) the camp stays on loop 0 and the loops carrier (loops.go) moves
+// commands and results between loops in batches through per-loop lock-free
+// inboxes. Neither the reactor nor the camp
 // service knows which carrier runs.
 //
 // # The reactor
@@ -88,18 +89,41 @@
 //
 // # Loops
 //
-// Measured with the bench harness on 2 cores shared with it (and, this
-// time, with other work: latencies were not comparable), 10,000
-// connections in groups of 4, 20,000 messages/s offered (60,000
-// deliveries/s), 3 runs each, against the previous design:
+// The default is one event loop per CPU. Measured with make compare on 2
+// cores shared with the harness, 10,000 connections in groups of 4, 20,000
+// messages/s offered (60,000 deliveries/s), every run beside the
+// conventional server, steal at most 1.2% and other programs' CPU at most
+// 0.5% (README, Performance):
 //
-//	loops  CPU µs/delivery        RSS/conn
-//	1      11.6–13.9 (10.1–12.6)  882–918 B (1,017–1,085)
-//	2      12.2–13.8 (15.6–16.1)  1,009–1,169 B (1,124–1,291)
+//	               p50 ms     p99 ms     p99.9 ms   CPU µs/delivery
+//	1 loop         2.6–77     45–482     60–552     12.1–13.6   (3 runs)
+//	2 loops        0.29–0.80  4.5–28     13–63      12.2–14.1   (5 runs)
+//	conventional   0.38–0.66  5.0–34     12–59      13.5–16.5   (5 runs)
 //
-// With two loops a request crosses to loop 0 and its results come back, in
-// batches, and yet it now costs no more CPU than one loop: the batches merge
-// writes, and a loop is woken only when no wake-up is pending. One loop
-// stays the default: it uses the least memory, and under the saturated runs
-// measured here neither count had the better tail in every run.
+// One loop needs about 0.7 of a core, 80% of it write(2), one per frame; it
+// cannot borrow the other core, and its threads waited for a CPU 37–42% as
+// long as they ran (schedstat): running or waiting, the loop is never idle,
+// so its queue builds for seconds at a time (a per-second p99 of 70–160 ms
+// between seconds of 4–6 ms). perf stat agrees: 29–31 epoll_wait/s, the
+// loop finding events every time (in runs with other programs on the
+// machine). Not the GC: one cycle per 20 s window. Two loops need about
+// 0.37 of a core each; a request crosses to loop 0 and its results come
+// back in batches, at the same CPU per delivery as one loop. In a clean
+// run they made 65,500 write/s for 80,000 frames/s (wake-ups included),
+// 20,000 read/s, 17,500 epoll_wait/s and 2,000 futex/s; the conventional
+// server 80,000 write/s, 40,000 read/s, 5,900 epoll_wait/s, 3,800 futex/s.
+//
+// Empty batches are kept for reuse in a list bounded in bytes. A
+// sync.Pool, which every GC empties, made the garbage that brought on the
+// next GC: 10 per window where one loop has 1; 5 with free lists kept
+// per loop (the figures above), fewer as the heap settles. A list of 16
+// batches made new ones all the time: 220 bytes per message in
+// BenchmarkMessage with 2 loops, 28 with the byte bound. serve's GC target of 25 costs no tail here:
+// with GOGC=100, one GC per window, two loops had the same p99 (5.2–7.1 ms,
+// 2 clean runs).
+//
+// Saturated (1,000 connections, 8 messages in flight per sender), two
+// loops delivered 640,000–688,000 messages/s at 1.39–1.50 µs of CPU each,
+// one loop 551,000–623,000 at 1.39–1.61 µs: there writes merge, several
+// frames per connection per flush.
 package server

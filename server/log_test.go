@@ -106,6 +106,15 @@ func TestLogSampled(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer held.Close()
+			// Wait for its answer: with several loops, a later connection
+			// may otherwise be admitted first and this one refused.
+			_ = held.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := held.Write([]byte("help\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bufio.NewReader(held).ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
 			const n = 300
 			for range n {
 				c, err := net.Dial("tcp", s.Addr())

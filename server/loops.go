@@ -30,13 +30,18 @@ import (
 // meanwhile closed is dropped, never written to a reused descriptor.
 type loopsCarrier struct {
 	s *campService
-	// free keeps a few batches for reuse. It is bounded, unlike a
-	// sync.Pool, which keeps every batch a burst of check-ins made until
-	// the garbage collector runs, and it rarely runs here: nothing on
-	// the hot path allocates.
-	freeMu sync.Mutex
-	free   []*batch
-	lanes  [maxLoops]atomic.Pointer[lane]
+	// free keeps batches for reuse, up to freeBytes of them. It is
+	// bounded, unlike a sync.Pool, which keeps every batch a burst of
+	// check-ins made until the garbage collector runs, and it rarely runs
+	// here: nothing on the hot path allocates. It is bounded in bytes,
+	// not batches: a loop hands on a batch per callback that has
+	// something for another loop, so hundreds may be on their way while
+	// a receiver is busy, and a list of 16 made new ones all the time
+	// (220 bytes per message in BenchmarkMessage with 2 loops).
+	freeMu    sync.Mutex
+	free      []*batch
+	freeBytes int
+	lanes     [maxLoops]atomic.Pointer[lane]
 }
 
 // lane is one loop's end of the hand-offs.
@@ -256,12 +261,12 @@ type batch struct {
 }
 
 // A batch this full is handed on at once. Small batches cost a push
-// each, not a wake-up; large ones stay allocated (see freeBatches) long
+// each, not a wake-up; large ones stay allocated (see freeBudget) long
 // after the burst that filled them.
 const (
 	batchRecords = 128
 	batchBytes   = 8 << 10
-	freeBatches  = 16 // batches kept for reuse
+	freeBudget   = 1 << 20 // bytes of empty batches kept for reuse
 )
 
 func (b *batch) full() bool {
@@ -332,6 +337,7 @@ func (lc *loopsCarrier) get() *batch {
 		b := lc.free[n-1]
 		lc.free[n-1] = nil
 		lc.free = lc.free[:n-1]
+		lc.freeBytes -= b.size()
 		return b
 	}
 	return new(batch)
@@ -347,7 +353,14 @@ func (lc *loopsCarrier) put(b *batch) {
 	*b = batch{cmds: b.cmds[:0], results: b.results[:0], buf: b.buf[:0]}
 	lc.freeMu.Lock()
 	defer lc.freeMu.Unlock()
-	if len(lc.free) < freeBatches {
+	if size := b.size(); lc.freeBytes+size <= freeBudget {
 		lc.free = append(lc.free, b)
+		lc.freeBytes += size
 	}
+}
+
+// size is the memory b holds, roughly.
+func (b *batch) size() int {
+	return int(unsafe.Sizeof(batch{})) + cap(b.buf) + cap(b.cmds)*int(unsafe.Sizeof(cmdRecord{})) +
+		cap(b.results)*int(unsafe.Sizeof(resultRecord{}))
 }
