@@ -95,14 +95,26 @@ func (l *loop[X]) full(c *conn[X], extra int) bool {
 
 // write writes c's queued output now. c stays on the dirty list; flush
 // finds nothing left to write for it.
+//
+// It hands gnet at most writeChunk bytes per Write: what the socket does
+// not take, gnet copies into a buffer from its pool, rounded up to a power
+// of two, so one 33 KiB write left waiting would hold 64 KiB; in chunks of
+// a power of two the output waiting for a reader that does not read takes
+// about what it counts (the -max-pending limit is on the bytes).
 func (l *loop[X]) write(c *conn[X]) {
 	out := c.out
 	c.out = nil
 	l.writing = c
-	n, _ := c.gc.Write(*out)
+	for data := *out; len(data) > 0; {
+		n, err := c.gc.Write(data[:min(len(data), writeChunk)])
+		c.bytesOut += uint64(n)
+		l.r.m.Sent(n)
+		if err != nil || c.state > stateLinger {
+			break // the write failed and closed c
+		}
+		data = data[n:]
+	}
 	l.writing = nil
-	c.bytesOut += uint64(n)
-	l.r.m.Sent(n)
 	l.recycle(out)
 }
 
@@ -198,6 +210,8 @@ const (
 	// callback before it is written: below spareCapLimit, so that its
 	// buffer can be kept for reuse.
 	writeEarly = 32 << 10
+	// writeChunk bounds one Write to gnet (see write); a power of two.
+	writeChunk = 32 << 10
 )
 
 func (l *loop[X]) buffer() *[]byte {

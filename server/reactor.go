@@ -58,6 +58,10 @@ type limits struct {
 	maxPerIP     int
 	maxPending   int
 	maxInput     int // unread input a paused connection may hold
+	// maxWaiting is the unread input a connection paused on its replies
+	// in flight between loops may hold: a client that goes on sending
+	// this much without reading is not waiting for them.
+	maxWaiting int
 }
 
 // reactor is the gnet event handler shared by the camp and echo services:
@@ -129,6 +133,7 @@ func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X])
 			maxPerIP:     cfg.MaxConnsPerIP,
 			maxPending:   cfg.MaxPending,
 			maxInput:     maxFrameBytes(cfg.MaxBody),
+			maxWaiting:   max(cfg.MaxPending/16, 2*maxFrameBytes(cfg.MaxBody)),
 		},
 		drainDone: make(chan struct{}),
 		boot:      make(chan gnet.Engine, 1),
@@ -387,8 +392,9 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 		// The output is over the limit: the input waits, but not without
 		// bound. A connection waiting for its own replies still in flight
 		// between loops is not slow; one whose output really is over the
-		// limit is, once it has also sent more than a frame's worth.
-		if in := gc.InboundBuffered(); in > r.lim.maxInput && l.pending(c) > r.lim.maxPending || in > r.lim.maxPending/4 {
+		// limit is, once it has also sent more than a frame's worth; and
+		// so is one that sends more than maxWaiting while it waits.
+		if in := gc.InboundBuffered(); in > r.lim.maxInput && l.pending(c) > r.lim.maxPending || in > r.lim.maxWaiting {
 			r.m.SlowConsumer()
 			r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
 				zap.Int("pending", l.pending(c)), zap.Int("unread", in), zap.Int("limit", r.lim.maxPending))
