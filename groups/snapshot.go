@@ -154,7 +154,7 @@ func (g *group[P]) seat(id protocol.CampID) int {
 // Restore checks the checksum and every value, builds the maps and heaps
 // in one pass, and allocates little more than the camp itself:
 // BenchmarkRestore has the figures at 19,000 campers.
-func Restore[P comparable](cfg Config, data []byte, key func(b []byte) (P, error)) (*Camp[P], error) {
+func Restore[P Conn](cfg Config, data []byte, key func(b []byte) (P, error)) (*Camp[P], error) {
 	c := New[P](cfg)
 	if err := c.restore(data, key); err != nil {
 		return nil, err
@@ -219,7 +219,6 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 
 	c.groups = make([]group[P], slots)
 	c.byID = make(map[protocol.CampID]int32, campers)
-	c.byConn = make(map[P]protocol.CampID, campers)
 	num, since := 0, int64(0)
 	for range live {
 		step := int(d.uvarint("group number step", uint64(slots-num)))
@@ -273,12 +272,12 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 			if err != nil {
 				return fmt.Errorf("%w: key of %s: %w", ErrBadSnapshot, c.ids.Format(id), err)
 			}
-			if other, ok := c.byConn[p]; ok {
-				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(other))
+			if on, at, ok := c.find(p); ok {
+				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(c.groups[on-1].ids[at]))
 			}
 			g.ids[j], g.since[j], g.conns[j] = id, since, p
 			c.byID[id] = int32(num)
-			c.byConn[p] = id
+			*p.Seat() = Seat{num: int32(num)}
 		}
 		if g.session {
 			g.host = g.ids[host]
