@@ -673,3 +673,38 @@ func mustStatus(tb testing.TB, b []byte) int {
 	}
 	return code
 }
+
+// TestStaleSeat checks that a camp counts a seat that another camp left
+// in a connection as none, wherever it points: past the camp's groups, at
+// a group that does not hold the connection, or at an empty one. (The
+// server replaces its camp by a restored one; connections of the old
+// camp may still be around.)
+func TestStaleSeat(t *testing.T) {
+	tests := []struct {
+		name string
+		num  int32 // the stale seat
+	}{
+		{"past the groups", 9},
+		{"a group without the connection", 1},
+		{"an empty group", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := run(t, Config{}, with(checkins(5), step{conn: 5, leave: true})) // group 1 full, group 2 empty
+			p := &tc{n: 7, seat: Seat{num: tt.num}}
+			c.conns[p.n] = p
+			if c.In(p) {
+				t.Fatalf("In = true for a seat left by another camp")
+			}
+			if res := c.Leave(p, t0()); res.Deliveries != nil || res.Change != (Change{}) {
+				t.Fatalf("Leave = %+v, want the zero Result", res)
+			}
+			play(t, c, []step{
+				{conn: 7, send: "message hi", want: []string{`401 "check in first, e.g. checkin J001"`}},
+				{conn: 7, send: "checkin J007", want: []string{"200 Group: 2"}, change: "checkin J007 2"},
+				{conn: 7, send: "checkout", want: []string{"200 Active: 0.000"}, close: true, change: "checkout J007 2"},
+			})
+			checkInvariants(t, tt.name, c)
+		})
+	}
+}

@@ -147,12 +147,14 @@ func (g *group[P]) seat(id protocol.CampID) int {
 // limit; ErrConfigMismatch otherwise). key decodes one connection from
 // exactly the bytes the snapshot's key function appended (a slice of data,
 // so it copies what it keeps); no two campers may decode to the same
-// connection. An error wraps ErrBadSnapshot,
-// ErrSnapshotVersion or ErrConfigMismatch, and says what is wrong where;
-// no input makes Restore panic, and a camp it returns is whole.
+// connection, and a connection must be in no other live camp, since
+// Restore writes its Seat (a restore that fails leaves seats that no camp
+// counts). An error wraps ErrBadSnapshot, ErrSnapshotVersion or
+// ErrConfigMismatch, and says what is wrong where; no input makes Restore
+// panic, and a camp it returns is whole.
 //
-// Restore checks the checksum and every value, builds the maps and heaps
-// in one pass, and allocates little more than the camp itself:
+// Restore checks the checksum and every value, builds the map, the seats
+// and the heaps in one pass, and allocates little more than the camp itself:
 // BenchmarkRestore has the figures at 19,000 campers.
 func Restore[P Conn](cfg Config, data []byte, key func(b []byte) (P, error)) (*Camp[P], error) {
 	c := New[P](cfg)
