@@ -85,7 +85,11 @@ type bconn struct {
 	// out and dels hold a copy of one Result, valid after camp.mu is released.
 	out  []byte
 	dels []copied
+	seat groups.Seat // the camp's, guarded by Baseline.mu
 }
+
+// Seat is c's seat in the camp, for groups.Camp.
+func (c *bconn) Seat() *groups.Seat { return &c.seat }
 
 // copied is a delivery whose frame was copied into bconn.out.
 type copied struct {

@@ -10,8 +10,23 @@ import (
 )
 
 // benchConn stands in for the server's connection: Camps are keyed by a
-// pointer, as in the gnet server.
-type benchConn struct{ n int }
+// pointer that holds its seat, as in the gnet server.
+type benchConn struct {
+	n    int
+	seat Seat
+}
+
+func (p *benchConn) Seat() *Seat { return &p.seat }
+
+// spareConns returns n connections for a camp restored from a snapshot
+// of another: a connection sits in one camp at a time.
+func spareConns(n int) []*benchConn {
+	conns := make([]*benchConn, n)
+	for i := range conns {
+		conns[i] = &benchConn{n: i}
+	}
+	return conns
+}
 
 // fanout is a group of four in a peer session, one of whom sends messages.
 type fanout struct {
@@ -220,6 +235,7 @@ func benchKeyParser(conns []*benchConn) func([]byte) (*benchConn, error) {
 
 func TestSnapshotAllocs(t *testing.T) {
 	c, conns := campOf19000(t)
+	conns = spareConns(len(conns))
 	buf := c.AppendSnapshot(nil, appendBenchKey)
 	var digest uint64
 	allocs := testing.AllocsPerRun(10, func() {
@@ -252,7 +268,7 @@ func BenchmarkSnapshot(b *testing.B) {
 func BenchmarkRestore(b *testing.B) {
 	c, conns := campOf19000(b)
 	snap := c.AppendSnapshot(nil, appendBenchKey)
-	key := benchKeyParser(conns)
+	key := benchKeyParser(spareConns(len(conns))) // each restore takes their seats over from the last
 	cfg := Config{IDs: c.ids}
 	b.SetBytes(int64(len(snap)))
 	b.ReportAllocs()

@@ -46,6 +46,25 @@ type Change struct {
 	Group int
 }
 
+// Seat is where the camper of a connection sits in a Camp, kept in the
+// connection itself so that the camp finds it without a map from
+// connections. Only the Camp reads or writes it; the zero Seat, which a
+// new connection starts with, is none.
+type Seat struct {
+	num int32 // the camper's 1-based group number; 0: none
+}
+
+// Conn is what a Camp needs of a connection: it tells connections apart,
+// and it holds a Seat for the camp. Seat must return the same pointer
+// every time, so P is a pointer type in practice (the server's *conn,
+// the tests' own). A connection sits in at most one Camp at a time,
+// since it has one seat; a Camp finds a seat that another camp left in
+// it stale and counts it as none.
+type Conn interface {
+	comparable
+	Seat() *Seat
+}
+
 // Delivery is one event frame for one connection.
 type Delivery[P comparable] struct {
 	To P
@@ -91,13 +110,14 @@ const _ int32 = protocol.MaxPeerSession
 type span struct{ start, end int }
 
 // Camp is all the state of one server: who is checked in, on which
-// connection, in which group, and which peer sessions run. P identifies a
-// connection (the gnet server uses a *conn pointer).
+// connection, in which group, and which peer sessions run. P is a
+// connection (the gnet server uses a *conn pointer), which carries its
+// camper's Seat.
 //
 // A Camp is not safe for concurrent use: the gnet server calls it from its
 // one event-loop goroutine, a conventional server under a mutex. It starts
 // no goroutines, does no I/O and reads no clock.
-type Camp[P comparable] struct {
+type Camp[P Conn] struct {
 	ids        protocol.IDRange
 	maxCampers int
 	draining   bool
@@ -105,9 +125,10 @@ type Camp[P comparable] struct {
 	// byID is where each camper sits: its 1-based group number. Its
 	// connection and the rest are kept in the group, so that walking the
 	// groups (Each, AppendSnapshot, Digest) reads one slice and no map,
-	// and so that this map, one entry per connection, stays small.
+	// and so that this map, one entry per connection, stays small. The
+	// way back, from a connection to its camper, is the connection's
+	// Seat: no map at all.
 	byID   map[protocol.CampID]int32
-	byConn map[P]protocol.CampID
 	groups []group[P] // groups[n-1] is group n
 	live   int        // groups with at least one camper
 	runs   int        // groups with a peer session running
@@ -129,7 +150,7 @@ type Camp[P comparable] struct {
 }
 
 // New returns an empty Camp.
-func New[P comparable](cfg Config) *Camp[P] {
+func New[P Conn](cfg Config) *Camp[P] {
 	if cfg.IDs == (protocol.IDRange{}) {
 		cfg.IDs = protocol.DefaultIDs()
 	}
@@ -137,7 +158,6 @@ func New[P comparable](cfg Config) *Camp[P] {
 		ids:        cfg.IDs,
 		maxCampers: cfg.MaxCampers,
 		byID:       make(map[protocol.CampID]int32),
-		byConn:     make(map[P]protocol.CampID),
 		help:       []byte(protocol.Help),
 	}
 }
@@ -148,12 +168,29 @@ func New[P comparable](cfg Config) *Camp[P] {
 func (c *Camp[P]) SetDraining(on bool) { c.draining = on }
 
 // Len is the number of checked-in campers.
-func (c *Camp[P]) Len() int { return len(c.byConn) }
+func (c *Camp[P]) Len() int { return len(c.byID) }
 
 // In reports whether a camper is checked in on connection p.
 func (c *Camp[P]) In(p P) bool {
-	_, ok := c.byConn[p]
+	_, _, ok := c.find(p)
 	return ok
+}
+
+// find returns the group number and the index in it of p's camper; ok
+// is false if p has none. It trusts p's seat only as far as the group
+// it names holds p, so a seat another camp left behind counts as none.
+func (c *Camp[P]) find(p P) (num, i int, ok bool) {
+	num = int(p.Seat().num)
+	if num < 1 || num > len(c.groups) {
+		return 0, 0, false
+	}
+	g := &c.groups[num-1]
+	for i := range g.n {
+		if g.conns[i] == p {
+			return num, i, true
+		}
+	}
+	return 0, 0, false
 }
 
 // Groups is the number of non-empty groups.
@@ -178,12 +215,12 @@ func (c *Camp[P]) Handle(p P, req *protocol.Request, now time.Time) Result[P] {
 // about it as for a checkout, and p gets no reply. It is safe to call for a
 // p that never checked in, or already checked out; the Result is then empty.
 func (c *Camp[P]) Leave(p P, now time.Time) Result[P] {
-	id, ok := c.byConn[p]
+	num, i, ok := c.find(p)
 	if !ok {
 		return Result[P]{}
 	}
 	c.begin(nil)
-	c.checkout(id)
+	c.checkout(num, i)
 	return c.result()
 }
 
@@ -196,7 +233,7 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.fail(protocol.StatusNotImplemented, "unknown request "+strconv.Quote(string(req.Name))+"; known requests: "+protocol.Known)
 		return
 	}
-	me, in := c.byConn[p]
+	num, i, in := c.find(p)
 	switch req.Method {
 	case protocol.MethodCheckin, protocol.MethodPing, protocol.MethodHelp:
 	default:
@@ -215,20 +252,20 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 		c.checkin(p, cmd.ID, now)
 	case protocol.MethodCheckout:
 		c.status(protocol.StatusOK)
-		c.out = appendActive(c.out, time.Duration(now.UnixNano()-c.since(me)))
+		c.out = appendActive(c.out, time.Duration(now.UnixNano()-c.groups[num-1].since[i]))
 		c.endReply(nil)
 		c.close = true
-		c.checkout(me)
+		c.checkout(num, i)
 	case protocol.MethodMission:
 		c.mission(cmd.Day, req.Args)
 	case protocol.MethodPeerSession:
-		c.peerSession(me, cmd.Max)
+		c.peerSession(num, i, cmd.Max)
 	case protocol.MethodComplete:
-		c.complete(me)
+		c.complete(num, i)
 	case protocol.MethodMessage:
-		c.message(me, cmd.Text)
+		c.message(num, i, cmd.Text)
 	case protocol.MethodDirect:
-		c.direct(me, cmd.ID, cmd.Text)
+		c.direct(c.groups[num-1].ids[i], cmd.ID, cmd.Text)
 	case protocol.MethodPing:
 		c.status(protocol.StatusOK)
 		c.endReply(nil)
@@ -241,8 +278,8 @@ func (c *Camp[P]) handle(p P, req *protocol.Request, now time.Time) {
 // checkin seats id, on connection p, in the lowest-numbered group with a
 // free seat, or else in a new group with the lowest free number.
 func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
-	if mine, ok := c.byConn[p]; ok {
-		c.fail(protocol.StatusConflict, "this connection is already checked in as "+c.ids.Format(mine))
+	if num, i, ok := c.find(p); ok {
+		c.fail(protocol.StatusConflict, "this connection is already checked in as "+c.ids.Format(c.groups[num-1].ids[i]))
 		return
 	}
 	if _, ok := c.byID[id]; ok {
@@ -253,7 +290,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 		c.fail(protocol.StatusServiceUnavailable, "server shutting down")
 		return
 	}
-	if c.maxCampers > 0 && len(c.byConn) >= c.maxCampers {
+	if c.maxCampers > 0 && len(c.byID) >= c.maxCampers {
 		c.fail(protocol.StatusServiceUnavailable, "server full")
 		return
 	}
@@ -270,7 +307,7 @@ func (c *Camp[P]) checkin(p P, id protocol.CampID, now time.Time) {
 		c.seats.remove(num)
 	}
 	c.byID[id] = int32(num)
-	c.byConn[p] = id
+	*p.Seat() = Seat{num: int32(num)}
 
 	c.status(protocol.StatusOK)
 	c.out = protocol.AppendHeaderInt(c.out, protocol.HeaderGroup, num)
@@ -296,13 +333,13 @@ func (c *Camp[P]) seat() int {
 	return len(c.groups)
 }
 
-// checkout removes id from the camp. If it hosted a session, the rest of
-// its group gets COMPLETE (Reason: host-left), then everyone left gets LEFT.
-func (c *Camp[P]) checkout(id protocol.CampID) {
-	num := int(c.byID[id])
+// checkout removes the camper at index i of group num from the camp. If
+// it hosted a session, the rest of its group gets COMPLETE (Reason:
+// host-left), then everyone left gets LEFT.
+func (c *Camp[P]) checkout(num, i int) {
 	g := &c.groups[num-1]
-	i := g.seat(id)
-	delete(c.byConn, g.conns[i])
+	id := g.ids[i]
+	*g.conns[i].Seat() = Seat{}
 	copy(g.ids[i:g.n], g.ids[i+1:g.n])
 	copy(g.since[i:g.n], g.since[i+1:g.n])
 	copy(g.conns[i:g.n], g.conns[i+1:g.n])
@@ -346,10 +383,11 @@ func (c *Camp[P]) mission(day int, typed []byte) {
 	c.endReply([]byte(kw))
 }
 
-// peerSession starts a session of max messages in me's group.
-func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
-	num := int(c.byID[me])
+// peerSession starts a session of max messages in group num, started by
+// the camper at index i.
+func (c *Camp[P]) peerSession(num, i, max int) {
 	g := &c.groups[num-1]
+	me := g.ids[i]
 	if g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("a peer session started by %s already runs in group %d", c.ids.Format(g.host), num))
 		return
@@ -367,10 +405,11 @@ func (c *Camp[P]) peerSession(me protocol.CampID, max int) {
 	c.broadcast(g, start, -1)
 }
 
-// complete ends the session me started.
-func (c *Camp[P]) complete(me protocol.CampID) {
-	num := int(c.byID[me])
+// complete ends the session in group num, if the camper at index i
+// started it.
+func (c *Camp[P]) complete(num, i int) {
 	g := &c.groups[num-1]
+	me := g.ids[i]
 	if !g.session {
 		c.fail(protocol.StatusConflict, fmt.Sprintf("no peer session runs in group %d", num))
 		return
@@ -384,11 +423,12 @@ func (c *Camp[P]) complete(me protocol.CampID) {
 	c.endSession(g, num, protocol.ReasonHost)
 }
 
-// message counts one message of the session in me's group and sends it to
-// the others; the last one the session accepts ends it.
-func (c *Camp[P]) message(me protocol.CampID, text []byte) {
-	num := int(c.byID[me])
+// message counts one message of the session in group num, from the
+// camper at index i, and sends it to the others; the last one the session
+// accepts ends it.
+func (c *Camp[P]) message(num, i int, text []byte) {
 	g := &c.groups[num-1]
+	me := g.ids[i]
 	if !g.session {
 		c.fail(protocol.StatusConflict, "no peer session runs in group "+strconv.Itoa(num)+"; the message was not delivered")
 		return
@@ -401,11 +441,7 @@ func (c *Camp[P]) message(me protocol.CampID, text []byte) {
 
 	start := c.startEvent(protocol.EventMessage, me, num)
 	c.out = protocol.AppendBody(c.out, text)
-	skip := 0
-	for g.ids[skip] != me {
-		skip++
-	}
-	c.broadcast(g, start, skip)
+	c.broadcast(g, start, i)
 	if g.remaining == 0 {
 		c.endSession(g, num, protocol.ReasonLimit)
 	}
@@ -438,12 +474,6 @@ func (c *Camp[P]) endSession(g *group[P], num int, reason string) {
 	c.broadcast(g, start, -1)
 	g.session, g.host, g.remaining, g.max = false, 0, 0, 0
 	c.runs--
-}
-
-// since returns when id, who must be checked in, checked in.
-func (c *Camp[P]) since(id protocol.CampID) int64 {
-	g := &c.groups[c.byID[id]-1]
-	return g.since[g.seat(id)]
 }
 
 // begin clears the scratch for a new call.

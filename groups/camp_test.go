@@ -221,8 +221,8 @@ func TestLeave(t *testing.T) {
 	}.run(t)
 
 	t.Run("empty result", func(t *testing.T) {
-		c := New[int](Config{})
-		res := c.Leave(1, t0())
+		c := newTestCamp(Config{})
+		res := c.Leave(c.conn(1), t0())
 		if res.Reply != nil || res.Close || res.Deliveries != nil || res.Change != (Change{}) {
 			t.Errorf("Leave of a stranger = %+v, want the zero Result", res)
 		}
@@ -504,7 +504,7 @@ func TestOrderOfChecks(t *testing.T) {
 		return "501 " + fmt.Sprintf("%q", "unknown request \""+name+"\"; known requests: "+protocol.Known)
 	}
 	unauthorized := `401 "check in first, e.g. checkin J001"`
-	draining := func(c *Camp[int]) { c.SetDraining(true) }
+	draining := func(c *testCamp) { c.SetDraining(true) }
 	scripts{
 		{"bad Id before everything", []step{
 			{conn: 1, send: "DANCE CAMP/1.0\r\nId: a b\r\n\r\n", want: []string{`400 "bad Id header: want 1 to 64 visible ASCII characters"`}},
@@ -577,15 +577,15 @@ func TestDraining(t *testing.T) {
 	scripts{
 		{"checkin 503, the others carry on", with(checkins(2),
 			step{conn: 1, send: "peersession 2"},
-			step{do: func(c *Camp[int]) { c.SetDraining(true) }},
+			step{do: func(c *testCamp) { c.SetDraining(true) }},
 			step{conn: 3, send: "checkin J003", want: []string{`503 "server shutting down"`}},
 			step{conn: 2, send: "message hi", want: []string{"200 Remaining: 1", `c1: MESSAGE J002 Group: 1 "hi"`}},
 			step{conn: 2, send: "checkout", want: []string{"200 Active: 0.000", "c1: LEFT J002 Group: 1"}, close: true, change: "checkout J002 1"},
 			step{conn: 2, send: "checkin J002", want: []string{`503 "server shutting down"`}},
 		)},
 		{"off again", []step{
-			{do: func(c *Camp[int]) { c.SetDraining(true) }},
-			{do: func(c *Camp[int]) { c.SetDraining(false) }},
+			{do: func(c *testCamp) { c.SetDraining(true) }},
+			{do: func(c *testCamp) { c.SetDraining(false) }},
 			{conn: 1, send: "checkin J001", want: []string{"200 Group: 1"}, change: "checkin J001 1"},
 		}},
 	}.run(t)
@@ -648,8 +648,8 @@ func TestErrorBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			c := New[int](Config{})
-			res := c.Handle(1, parseRequest(t, tt.give), t0())
+			c := newTestCamp(Config{})
+			res := c.Handle(c.conn(1), parseRequest(t, tt.give), t0())
 			want := "CAMP/1.0 " + render(t, res.Reply)[:3] + " " + protocol.Reason(mustStatus(t, res.Reply)) +
 				"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + fmt.Sprint(len(tt.want)) + "\r\n\r\n" + tt.want + "\r\n"
 			if string(res.Reply) != want {
@@ -672,4 +672,39 @@ func mustStatus(tb testing.TB, b []byte) int {
 		tb.Fatalf("not a response: %q", b)
 	}
 	return code
+}
+
+// TestStaleSeat checks that a camp counts a seat that another camp left
+// in a connection as none, wherever it points: past the camp's groups, at
+// a group that does not hold the connection, or at an empty one. (The
+// server replaces its camp by a restored one; connections of the old
+// camp may still be around.)
+func TestStaleSeat(t *testing.T) {
+	tests := []struct {
+		name string
+		num  int32 // the stale seat
+	}{
+		{"past the groups", 9},
+		{"a group without the connection", 1},
+		{"an empty group", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := run(t, Config{}, with(checkins(5), step{conn: 5, leave: true})) // group 1 full, group 2 empty
+			p := &tc{n: 7, seat: Seat{num: tt.num}}
+			c.conns[p.n] = p
+			if c.In(p) {
+				t.Fatalf("In = true for a seat left by another camp")
+			}
+			if res := c.Leave(p, t0()); res.Deliveries != nil || res.Change != (Change{}) {
+				t.Fatalf("Leave = %+v, want the zero Result", res)
+			}
+			play(t, c, []step{
+				{conn: 7, send: "message hi", want: []string{`401 "check in first, e.g. checkin J001"`}},
+				{conn: 7, send: "checkin J007", want: []string{"200 Group: 2"}, change: "checkin J007 2"},
+				{conn: 7, send: "checkout", want: []string{"200 Active: 0.000"}, close: true, change: "checkout J007 2"},
+			})
+			checkInvariants(t, tt.name, c)
+		})
+	}
 }

@@ -9,7 +9,8 @@
 // or clock), so the gnet server calls it from its event loop, a
 // conventional server calls it under a mutex, and every rule is a plain
 // table test. Nothing it does per request scans all groups or all campers:
-// campers are found by id and by connection in maps, and the lowest group
+// campers are found by id in a map and by connection through the Seat the
+// connection carries (no map: the Conn constraint), and the lowest group
 // with a free seat and the lowest unused group number come from two
 // min-heaps. A broadcast is encoded once into a reused buffer and the same
 // bytes are handed out for every recipient, so a message to a group

@@ -10,22 +10,43 @@ import (
 	"campfire/protocol"
 )
 
+// conn is a connection of the examples: a name, and the seat a camp
+// keeps in it. The server uses its own connections.
+type conn struct {
+	name string
+	seat groups.Seat
+}
+
+func (c *conn) Seat() *groups.Seat { return &c.seat }
+func (c *conn) String() string     { return c.name }
+
+// conns hands out the connections of one camp by name, making each on
+// first use.
+type conns map[string]*conn
+
+func (cs conns) get(name string) *conn {
+	if cs[name] == nil {
+		cs[name] = &conn{name: name}
+	}
+	return cs[name]
+}
+
 func ExampleCamp() {
-	// Connections are named by strings here; the server uses its *conn.
-	camp := groups.New[string](groups.Config{})
+	camp := groups.New[*conn](groups.Config{})
+	cs := conns{}
 	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
-	send := func(conn, line string) {
+	send := func(name, line string) {
 		var p protocol.Parser
 		var f protocol.Frame
 		if _, ok, err := p.Parse([]byte(line+"\r\n"), &f); !ok || err != nil {
 			panic(fmt.Sprint("parse ", line, err))
 		}
 		req := f.Request()
-		res := camp.Handle(conn, &req, now)
-		// A server writes res.Reply to conn, then each Frame to its To,
-		// before it calls Handle again.
-		fmt.Printf("> %s: %s\n%s", conn, line, bytes.ReplaceAll(res.Reply, []byte("\r\n"), []byte("\n")))
+		res := camp.Handle(cs.get(name), &req, now)
+		// A server writes res.Reply to the connection, then each Frame to
+		// its To, before it calls Handle again.
+		fmt.Printf("> %s: %s\n%s", name, line, bytes.ReplaceAll(res.Reply, []byte("\r\n"), []byte("\n")))
 		for _, d := range res.Deliveries {
 			fmt.Printf("-> %s\n%s", d.To, bytes.ReplaceAll(d.Frame, []byte("\r\n"), []byte("\n")))
 		}
@@ -78,7 +99,7 @@ func ExampleCamp() {
 
 // handle parses line, one request in short form, and hands it to camp as
 // from conn; the examples below need only the effect.
-func handle[P comparable](camp *groups.Camp[P], conn P, line string, now time.Time) groups.Result[P] {
+func handle[P groups.Conn](camp *groups.Camp[P], conn P, line string, now time.Time) groups.Result[P] {
 	var p protocol.Parser
 	var f protocol.Frame
 	if _, ok, err := p.Parse([]byte(line+"\r\n"), &f); !ok || err != nil {
@@ -89,14 +110,15 @@ func handle[P comparable](camp *groups.Camp[P], conn P, line string, now time.Ti
 }
 
 func ExampleCamp_Each() {
-	camp := groups.New[string](groups.Config{})
+	camp := groups.New[*conn](groups.Config{})
+	cs := conns{}
 	ids := protocol.DefaultIDs()
 	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-	for i, conn := range []string{"a/1", "b/1", "a/2", "b/2", "a/3", "b/3"} {
-		handle(camp, conn, fmt.Sprintf("checkin J%03d", i+1), start.Add(time.Duration(i)*time.Minute))
+	for i, name := range []string{"a/1", "b/1", "a/2", "b/2", "a/3", "b/3"} {
+		handle(camp, cs.get(name), fmt.Sprintf("checkin J%03d", i+1), start.Add(time.Duration(i)*time.Minute))
 	}
-	handle(camp, "a/3", "peersession 10", start)
-	handle(camp, "b/3", "message hi", start)
+	handle(camp, cs.get("a/3"), "peersession 10", start)
+	handle(camp, cs.get("b/3"), "message hi", start)
 
 	// A status page: groups in order, seats in order, and the totals.
 	fmt.Println(camp.Len(), "campers,", camp.Groups(), "groups,", camp.Sessions(), "session")
@@ -114,7 +136,7 @@ func ExampleCamp_Each() {
 	// Node "b" died: every replica checks its campers out in this order.
 	for g := range camp.Each {
 		for _, m := range g.Members {
-			if strings.HasPrefix(m.Conn, "b/") {
+			if strings.HasPrefix(m.Conn.name, "b/") {
 				res := camp.Leave(m.Conn, start)
 				fmt.Printf("%s left group %d, %d events\n", ids.Format(m.ID), res.Change.Group, len(res.Deliveries))
 			}
@@ -135,28 +157,34 @@ func ExampleCamp_Each() {
 func ExampleRestore() {
 	cfg := groups.Config{}
 	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-	camp := groups.New[string](cfg)
-	handle(camp, "node1/conn7", "checkin J001", now)
-	handle(camp, "node2/conn3", "checkin J002", now)
-	handle(camp, "node1/conn7", "peersession 5", now)
+	camp, cs := groups.New[*conn](cfg), conns{}
+	handle(camp, cs.get("node1/conn7"), "checkin J001", now)
+	handle(camp, cs.get("node2/conn3"), "checkin J002", now)
+	handle(camp, cs.get("node1/conn7"), "peersession 5", now)
 
-	// The connection keys here are the strings themselves; the server
-	// writes node, epoch and connection id.
-	snap := camp.AppendSnapshot(nil, func(dst []byte, conn string) []byte { return append(dst, conn...) })
-	replica, err := groups.Restore(cfg, snap, func(b []byte) (string, error) { return string(b), nil })
+	// The connection keys here are the names; the server writes node,
+	// epoch and connection id. The replica has connections of its own:
+	// each holds its seat in one camp.
+	snap := camp.AppendSnapshot(nil, func(dst []byte, c *conn) []byte { return append(dst, c.name...) })
+	rcs := conns{}
+	key := func(b []byte) (*conn, error) { return rcs.get(string(b)), nil }
+	replica, err := groups.Restore(cfg, snap, key)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("same digest:", replica.Digest() == camp.Digest())
 
 	// Both now answer every request alike.
-	for _, c := range []*groups.Camp[string]{camp, replica} {
-		res := handle(c, "node2/conn3", "message hello", now)
+	for _, r := range []struct {
+		camp *groups.Camp[*conn]
+		cs   conns
+	}{{camp, cs}, {replica, rcs}} {
+		res := handle(r.camp, r.cs.get("node2/conn3"), "message hello", now)
 		fmt.Printf("%q to %s\n", res.Reply, res.Deliveries[0].To)
 	}
 	fmt.Println("same digest:", replica.Digest() == camp.Digest())
 
-	_, err = groups.Restore(groups.Config{MaxCampers: 100}, snap, func(b []byte) (string, error) { return string(b), nil })
+	_, err = groups.Restore(groups.Config{MaxCampers: 100}, snap, key)
 	fmt.Println(err)
 
 	// Output:

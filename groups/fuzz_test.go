@@ -54,8 +54,8 @@ func FuzzCamp(f *testing.F) {
 		// A small id range, J1-J9, makes random operations collide.
 		ids := protocol.IDRange{Letter: 'J', Digits: 1, Min: 1, Max: 9}
 		cfg := Config{IDs: ids, MaxCampers: maxCampers}
-		c := New[int](cfg)
-		var twin *Camp[int]
+		c := newTestCamp(cfg)
+		var twin *testCamp
 		now := t0()
 		for i := 0; i+1 < len(data); i += 2 {
 			op, a := int(data[i]%12), data[i+1]
@@ -81,17 +81,18 @@ func FuzzCamp(f *testing.F) {
 
 // fuzzStep applies operation op with argument arg to c, as connection p,
 // and checks the result and c's invariants.
-func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result[int], string) {
+func fuzzStep(t *testing.T, c *testCamp, op, p, arg int, now time.Time) (Result[*tc], string) {
 	t.Helper()
 	before := sizes(c)
-	_, wasIn := c.byConn[p]
+	conn := c.conn(p)
+	wasIn := c.In(conn)
 
-	var res Result[int]
+	var res Result[*tc]
 	var what string
 	switch op {
 	case 2:
 		what = fmt.Sprintf("c%d leave", p)
-		res = c.Leave(p, now)
+		res = c.Leave(conn, now)
 		if res.Reply != nil || res.Close {
 			t.Fatalf("%s: Leave replied %q", what, res.Reply)
 		}
@@ -104,7 +105,7 @@ func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result
 	default:
 		raw := fuzzRequest(op, arg)
 		what = fmt.Sprintf("c%d %q", p, raw)
-		res = c.Handle(p, parseRequest(t, raw), now)
+		res = c.Handle(conn, parseRequest(t, raw), now)
 		code := mustStatus(t, res.Reply)
 		checkOneFrame(t, what, res.Reply)
 		var wantKind ChangeKind
@@ -123,8 +124,8 @@ func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result
 		}
 	}
 	for _, d := range res.Deliveries {
-		if _, ok := c.byConn[d.To]; !ok {
-			t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To)
+		if c.conns[d.To.n] != d.To || !c.In(d.To) {
+			t.Fatalf("%s: delivery to c%d, which is not checked in", what, d.To.n)
 		}
 		checkOneFrame(t, what, d.Frame)
 	}
@@ -138,7 +139,7 @@ func fuzzStep(t *testing.T, c *Camp[int], op, p, arg int, now time.Time) (Result
 // fuzzTwin snapshots c, after a prefix of arg%3 bytes that the snapshot
 // must leave alone, and returns the camp restored from it. If an earlier
 // twin has been kept in step with c, it must give the very same snapshot.
-func fuzzTwin(t *testing.T, cfg Config, c, twin *Camp[int], arg int) *Camp[int] {
+func fuzzTwin(t *testing.T, cfg Config, c, twin *testCamp, arg int) *testCamp {
 	t.Helper()
 	prefix := []byte("xx")[:arg%3]
 	snap := c.AppendSnapshot(prefix, appendIntKey)
@@ -151,7 +152,7 @@ func fuzzTwin(t *testing.T, cfg Config, c, twin *Camp[int], arg int) *Camp[int] 
 			t.Fatalf("twin's snapshot differs:\n%x\nwant\n%x", got, snap)
 		}
 	}
-	restored, err := Restore(cfg, snap, parseIntKey)
+	restored, err := restoreTestCamp(cfg, snap)
 	if err != nil {
 		t.Fatalf("restore %x: %v", snap, err)
 	}
@@ -166,12 +167,12 @@ func fuzzTwin(t *testing.T, cfg Config, c, twin *Camp[int], arg int) *Camp[int] 
 }
 
 // checkSameResult checks that a camp and its twin gave the same result.
-func checkSameResult(t *testing.T, what string, got, want Result[int]) {
+func checkSameResult(t *testing.T, what string, got, want Result[*tc]) {
 	t.Helper()
 	same := bytes.Equal(got.Reply, want.Reply) && got.Close == want.Close &&
 		got.Change == want.Change && len(got.Deliveries) == len(want.Deliveries)
 	for i := 0; same && i < len(got.Deliveries); i++ {
-		same = got.Deliveries[i].To == want.Deliveries[i].To && bytes.Equal(got.Deliveries[i].Frame, want.Deliveries[i].Frame)
+		same = got.Deliveries[i].To.n == want.Deliveries[i].To.n && bytes.Equal(got.Deliveries[i].Frame, want.Deliveries[i].Frame)
 	}
 	if !same {
 		t.Fatalf("%s: restored twin gave\n%q\nwant\n%q", what, renderResult(t, got), renderResult(t, want))
@@ -207,7 +208,7 @@ func fuzzRequest(op, arg int) string {
 }
 
 // sizes returns how many campers each group number has.
-func sizes(c *Camp[int]) []int {
+func sizes(c *testCamp) []int {
 	s := make([]int, len(c.groups))
 	for i := range c.groups {
 		s[i] = c.groups[i].n
@@ -251,26 +252,40 @@ func checkOneFrame(t *testing.T, what string, b []byte) {
 }
 
 // checkInvariants checks c's whole state.
-func checkInvariants(t *testing.T, what string, c *Camp[int]) {
+func checkInvariants(t *testing.T, what string, c *testCamp) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s: "+format, append([]any{what}, args...)...)
 	}
-	if len(c.byConn) != len(c.byID) || c.Len() != len(c.byConn) {
-		fail("%d connections, %d ids, Len %d", len(c.byConn), len(c.byID), c.Len())
+	if c.Len() != len(c.byID) {
+		fail("%d ids, Len %d", len(c.byID), c.Len())
 	}
-	for p, id := range c.byConn {
-		num, ok := c.byID[id]
-		if !ok || num < 1 || int(num) > len(c.groups) {
-			fail("c%d is %d but %d is in group %d", p, id, id, num)
+	// Every connection's seat names the group that holds it, and only a
+	// connection that a group holds has a seat: a camper's checkout
+	// clears it.
+	seated := 0
+	for n, p := range c.conns {
+		num := int(p.seat.num)
+		if num == 0 {
+			if c.In(p) {
+				fail("c%d has no seat, but In says it is checked in", n)
+			}
+			continue
 		}
-		g := &c.groups[num-1]
-		if seat := slices.Index(g.ids[:g.n], id); seat < 0 || g.conns[seat] != p {
-			fail("c%d is %d but group %d has it in seat %d of %v on %v", p, id, num, seat, g.ids[:g.n], g.conns[:g.n])
+		seated++
+		if num < 0 || num > len(c.groups) || !slices.Contains(c.groups[num-1].conns[:c.groups[num-1].n], p) {
+			fail("c%d has a seat in group %d, which does not hold it", n, num)
 		}
+		if !c.In(p) {
+			fail("c%d has a seat in group %d, but In says it is not checked in", n, num)
+		}
+	}
+	if seated != len(c.byID) {
+		fail("%d connections with a seat, %d ids", seated, len(c.byID))
 	}
 	seen := make(map[protocol.CampID]int)
+	seenConn := make(map[*tc]int)
 	live, running := 0, 0
 	for i := range c.groups {
 		g, num := &c.groups[i], i+1
@@ -283,8 +298,16 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 				fail("%d in groups %d and %d", id, other, num)
 			}
 			seen[id] = num
-			if got, ok := c.byID[id]; !ok || int(got) != num || c.byConn[g.conns[j]] != id {
-				fail("group %d lists %d on c%d; byID says group %d, byConn says %d", num, id, g.conns[j], got, c.byConn[g.conns[j]])
+			p := g.conns[j]
+			if p == nil || c.conns[p.n] != p {
+				fail("group %d lists %d on a connection not of this camp: %v", num, id, p)
+			}
+			if other, ok := seenConn[p]; ok {
+				fail("c%d in groups %d and %d", p.n, other, num)
+			}
+			seenConn[p] = num
+			if got, ok := c.byID[id]; !ok || int(got) != num || int(p.seat.num) != num {
+				fail("group %d lists %d on c%d; byID says group %d, the seat says %d", num, id, p.n, got, p.seat.num)
 			}
 		}
 		wantSeat := g.n > 0 && g.n < GroupSize
@@ -298,8 +321,8 @@ func checkInvariants(t *testing.T, what string, c *Camp[int]) {
 			live++
 		}
 		for j := g.n; j < GroupSize; j++ {
-			if g.ids[j] != 0 || g.since[j] != 0 || g.conns[j] != 0 {
-				fail("group %d of %d keeps seat %d: %d on c%d", num, g.n, j, g.ids[j], g.conns[j])
+			if g.ids[j] != 0 || g.since[j] != 0 || g.conns[j] != nil {
+				fail("group %d of %d keeps seat %d: %d on %v", num, g.n, j, g.ids[j], g.conns[j])
 			}
 		}
 		if !g.session && (g.host != 0 || g.remaining != 0 || g.max != 0) {

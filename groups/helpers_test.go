@@ -12,6 +12,66 @@ import (
 	"campfire/protocol"
 )
 
+// tc is the tests' connection: its number (shown as cN) and the seat a
+// camp keeps in it.
+type tc struct {
+	n    int
+	seat Seat
+}
+
+func (p *tc) Seat() *Seat { return &p.seat }
+
+// testCamp is a Camp under test with its connections by number. Each
+// camp has connections of its own, since a connection sits in one camp
+// at a time: a twin restored from a snapshot gets its own cN.
+type testCamp struct {
+	*Camp[*tc]
+	conns map[int]*tc
+}
+
+// newTestCamp returns an empty camp made with cfg.
+func newTestCamp(cfg Config) *testCamp {
+	return &testCamp{Camp: New[*tc](cfg), conns: map[int]*tc{}}
+}
+
+// conn returns c's connection number n, made on first use.
+func (c *testCamp) conn(n int) *tc {
+	p := c.conns[n]
+	if p == nil {
+		p = &tc{n: n}
+		c.conns[n] = p
+	}
+	return p
+}
+
+// restoreTestCamp restores snap, whose keys appendIntKey wrote, into a
+// camp with connections of its own. It returns what Restore returns: a
+// camp, or nil and the error.
+func restoreTestCamp(cfg Config, snap []byte) (*testCamp, error) {
+	c := &testCamp{conns: map[int]*tc{}}
+	camp, err := Restore(cfg, snap, func(b []byte) (*tc, error) {
+		n, err := parseIntKey(b)
+		if err != nil {
+			return nil, err
+		}
+		return c.conn(n), nil
+	})
+	if camp == nil {
+		return nil, err
+	}
+	c.Camp = camp
+	return c, err
+}
+
+// camper returns the id checked in on connection number n, or 0.
+func (c *testCamp) camper(n int) protocol.CampID {
+	num, i, ok := c.find(c.conn(n))
+	if !ok {
+		return 0
+	}
+	return c.groups[num-1].ids[i]
+}
+
 // t0 is the time the tests start their camps at.
 func t0() time.Time { return time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC) }
 
@@ -71,14 +131,14 @@ func render(tb testing.TB, b []byte) string {
 
 // renderResult renders the reply (if any) and then every delivery as
 // "cN: frame".
-func renderResult(tb testing.TB, res Result[int]) []string {
+func renderResult(tb testing.TB, res Result[*tc]) []string {
 	tb.Helper()
 	var out []string
 	if res.Reply != nil {
 		out = append(out, render(tb, res.Reply))
 	}
 	for _, d := range res.Deliveries {
-		out = append(out, fmt.Sprintf("c%d: %s", d.To, render(tb, d.Frame)))
+		out = append(out, fmt.Sprintf("c%d: %s", d.To.n, render(tb, d.Frame)))
 	}
 	return out
 }
@@ -95,19 +155,19 @@ type step struct {
 	close  bool
 	change string // "checkin J001 1" or "checkout J001 1"; "" for none
 	// do, if set, is called instead of sending anything (e.g. to drain).
-	do func(*Camp[int])
+	do func(*testCamp)
 }
 
 // run plays steps against a fresh camp made with cfg and returns it.
-func run(t *testing.T, cfg Config, steps []step) *Camp[int] {
+func run(t *testing.T, cfg Config, steps []step) *testCamp {
 	t.Helper()
-	c := New[int](cfg)
+	c := newTestCamp(cfg)
 	play(t, c, steps)
 	return c
 }
 
 // play plays steps against c, starting at t0.
-func play(t testing.TB, c *Camp[int], steps []step) {
+func play(t testing.TB, c *testCamp, steps []step) {
 	t.Helper()
 	now := t0()
 	for i, s := range steps {
@@ -118,13 +178,13 @@ func play(t testing.TB, c *Camp[int], steps []step) {
 			s.do(c)
 			continue
 		}
-		var res Result[int]
+		var res Result[*tc]
 		what := fmt.Sprintf("step %d: c%d leave", i, s.conn)
 		if s.leave {
-			res = c.Leave(s.conn, now)
+			res = c.Leave(c.conn(s.conn), now)
 		} else {
 			what = fmt.Sprintf("step %d: c%d %q", i, s.conn, s.send)
-			res = c.Handle(s.conn, parseRequest(t, s.send), now)
+			res = c.Handle(c.conn(s.conn), parseRequest(t, s.send), now)
 			if res.Reply == nil {
 				t.Fatalf("%s: no reply", what)
 			}
@@ -164,8 +224,8 @@ func with(setup []step, more ...step) []step {
 	return append(append([]step(nil), setup...), more...)
 }
 
-// appendIntKey is the snapshot key of the tests' int connections.
-func appendIntKey(dst []byte, p int) []byte { return binary.AppendVarint(dst, int64(p)) }
+// appendIntKey is the snapshot key of the tests' connections: the number.
+func appendIntKey(dst []byte, p *tc) []byte { return binary.AppendVarint(dst, int64(p.n)) }
 
 // parseIntKey reads back what appendIntKey wrote, in its shortest form
 // only, so that Restore followed by AppendSnapshot gives the same bytes.
@@ -179,7 +239,7 @@ func parseIntKey(b []byte) (int, error) {
 
 // checkEach checks that Each shows exactly the non-empty groups of c, in
 // ascending order, as they are.
-func checkEach(tb testing.TB, what string, c *Camp[int]) {
+func checkEach(tb testing.TB, what string, c *testCamp) {
 	tb.Helper()
 	next := 0 // index in c.groups of the next group Each must show
 	for v := range c.Each {
@@ -195,7 +255,7 @@ func checkEach(tb testing.TB, what string, c *Camp[int]) {
 			tb.Fatalf("%s: Each shows %d campers in group %d, want %d", what, len(v.Members), v.Number, g.n)
 		}
 		for j, m := range v.Members {
-			want := Member[int]{ID: g.ids[j], Conn: g.conns[j], Since: time.Unix(0, g.since[j]).UTC()}
+			want := Member[*tc]{ID: g.ids[j], Conn: g.conns[j], Since: time.Unix(0, g.since[j]).UTC()}
 			if m != want {
 				tb.Fatalf("%s: Each shows seat %d of group %d as %+v, want %+v", what, j, v.Number, m, want)
 			}

@@ -147,14 +147,16 @@ func (g *group[P]) seat(id protocol.CampID) int {
 // limit; ErrConfigMismatch otherwise). key decodes one connection from
 // exactly the bytes the snapshot's key function appended (a slice of data,
 // so it copies what it keeps); no two campers may decode to the same
-// connection. An error wraps ErrBadSnapshot,
-// ErrSnapshotVersion or ErrConfigMismatch, and says what is wrong where;
-// no input makes Restore panic, and a camp it returns is whole.
+// connection, and a connection must be in no other live camp, since
+// Restore writes its Seat (a restore that fails leaves seats that no camp
+// counts). An error wraps ErrBadSnapshot, ErrSnapshotVersion or
+// ErrConfigMismatch, and says what is wrong where; no input makes Restore
+// panic, and a camp it returns is whole.
 //
-// Restore checks the checksum and every value, builds the maps and heaps
-// in one pass, and allocates little more than the camp itself:
+// Restore checks the checksum and every value, builds the map, the seats
+// and the heaps in one pass, and allocates little more than the camp itself:
 // BenchmarkRestore has the figures at 19,000 campers.
-func Restore[P comparable](cfg Config, data []byte, key func(b []byte) (P, error)) (*Camp[P], error) {
+func Restore[P Conn](cfg Config, data []byte, key func(b []byte) (P, error)) (*Camp[P], error) {
 	c := New[P](cfg)
 	if err := c.restore(data, key); err != nil {
 		return nil, err
@@ -219,7 +221,6 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 
 	c.groups = make([]group[P], slots)
 	c.byID = make(map[protocol.CampID]int32, campers)
-	c.byConn = make(map[P]protocol.CampID, campers)
 	num, since := 0, int64(0)
 	for range live {
 		step := int(d.uvarint("group number step", uint64(slots-num)))
@@ -273,12 +274,12 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 			if err != nil {
 				return fmt.Errorf("%w: key of %s: %w", ErrBadSnapshot, c.ids.Format(id), err)
 			}
-			if other, ok := c.byConn[p]; ok {
-				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(other))
+			if on, at, ok := c.find(p); ok {
+				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(c.groups[on-1].ids[at]))
 			}
 			g.ids[j], g.since[j], g.conns[j] = id, since, p
 			c.byID[id] = int32(num)
-			c.byConn[p] = id
+			*p.Seat() = Seat{num: int32(num)}
 		}
 		if g.session {
 			g.host = g.ids[host]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			{conn: 2, send: "checkout", at: 2 * time.Hour, want: []string{"200 Active: 3600.000", "c1: LEFT J002 Group: 1"}, close: true, change: "checkout J002 1"},
 		}},
 		{"draining", Config{}, with(checkins(1),
-			step{do: func(c *Camp[int]) { c.SetDraining(true) }},
+			step{do: func(c *testCamp) { c.SetDraining(true) }},
 		), []step{
 			{conn: 2, send: "checkin J002", want: []string{`503 "server shutting down"`}},
 			{conn: 1, send: "ping", want: []string{"200"}},
@@ -125,7 +126,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := run(t, tt.cfg, tt.setup)
 			snap := c.AppendSnapshot(nil, appendIntKey)
-			r, err := Restore(tt.cfg, snap, parseIntKey)
+			r, err := restoreTestCamp(tt.cfg, snap)
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
 			}
@@ -140,7 +141,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 // checkTwins checks that got and want have the same state: the same
 // digest, snapshot, totals, and the same ids on the same connections.
-func checkTwins(t *testing.T, what string, got, want *Camp[int]) {
+func checkTwins(t *testing.T, what string, got, want *testCamp) {
 	t.Helper()
 	if got.Digest() != want.Digest() {
 		t.Errorf("%s: digest %016x, want %016x", what, got.Digest(), want.Digest())
@@ -152,9 +153,14 @@ func checkTwins(t *testing.T, what string, got, want *Camp[int]) {
 		t.Errorf("%s: Len, Groups, Sessions, Draining = %d, %d, %d, %v; want %d, %d, %d, %v", what,
 			got.Len(), got.Groups(), got.Sessions(), got.Draining(), want.Len(), want.Groups(), want.Sessions(), want.Draining())
 	}
-	for p, id := range want.byConn {
-		if got.byConn[p] != id {
-			t.Errorf("%s: c%d is %d, want %d", what, p, got.byConn[p], id)
+	for n := range want.conns {
+		if g, w := got.camper(n), want.camper(n); g != w {
+			t.Errorf("%s: c%d is %d, want %d", what, n, g, w)
+		}
+	}
+	for n := range got.conns {
+		if g := got.camper(n); g != 0 && want.camper(n) != g {
+			t.Errorf("%s: c%d is %d, want %d", what, n, g, want.camper(n))
 		}
 	}
 }
@@ -162,27 +168,34 @@ func checkTwins(t *testing.T, what string, got, want *Camp[int]) {
 // TestSnapshotLongKeys checks keys whose length takes more than one byte,
 // which AppendSnapshot moves to make room for the length.
 func TestSnapshotLongKeys(t *testing.T) {
-	c := New[string](Config{})
-	var conns []string
+	c := newTestCamp(Config{})
+	var keys []string // keys[n] is the key of connection n
 	for i, n := range []int{0, 1, 127, 128, 300, 20000} {
-		conn := strings.Repeat(string(rune('a'+i)), n)
-		conns = append(conns, conn)
-		if res := c.Handle(conn, parseRequest(t, fmt.Sprintf("checkin J%03d", i+1)), t0()); res.Change.Kind != ChangeCheckin {
+		keys = append(keys, strings.Repeat(string(rune('a'+i)), n))
+		if res := c.Handle(c.conn(i), parseRequest(t, fmt.Sprintf("checkin J%03d", i+1)), t0()); res.Change.Kind != ChangeCheckin {
 			t.Fatalf("checkin %d: %s", i, res.Reply)
 		}
 	}
-	key := func(dst []byte, p string) []byte { return append(dst, p...) }
+	key := func(dst []byte, p *tc) []byte { return append(dst, keys[p.n]...) }
 	snap := c.AppendSnapshot([]byte("prefix"), key)
 	if !bytes.HasPrefix(snap, []byte("prefix")) {
 		t.Fatalf("snapshot overwrote the bytes before it")
 	}
-	r, err := Restore(Config{}, snap[len("prefix"):], func(b []byte) (string, error) { return string(b), nil })
+	r := newTestCamp(Config{})
+	camp, err := Restore(Config{}, snap[len("prefix"):], func(b []byte) (*tc, error) {
+		n := slices.Index(keys, string(b))
+		if n < 0 {
+			return nil, fmt.Errorf("key %.20q...: no such connection", b)
+		}
+		return r.conn(n), nil
+	})
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	for i, conn := range conns {
-		if id, ok := r.byConn[conn]; !ok || id != protocol.CampID(i+1) {
-			t.Errorf("key of %d bytes: restored as J%03d, %v; want J%03d", len(conn), id, ok, i+1)
+	r.Camp = camp
+	for n, k := range keys {
+		if id := r.camper(n); id != protocol.CampID(n+1) {
+			t.Errorf("key of %d bytes: restored as J%03d; want J%03d", len(k), id, n+1)
 		}
 	}
 	if r.Digest() != c.Digest() {
@@ -202,8 +215,8 @@ func TestRestoreErrors(t *testing.T) {
 	good := run(t, Config{}, with(checkins(5), step{conn: 1, send: "peersession 3"})).AppendSnapshot(nil, appendIntKey)
 	flipped := bytes.Clone(good)
 	flipped[20] ^= 0x10
-	other := New[int](Config{IDs: protocol.IDRange{Letter: 'J', Digits: 3, Min: 1, Max: 100}}).AppendSnapshot(nil, appendIntKey)
-	limited := New[int](Config{MaxCampers: 50}).AppendSnapshot(nil, appendIntKey)
+	other := newTestCamp(Config{IDs: protocol.IDRange{Letter: 'J', Digits: 3, Min: 1, Max: 100}}).AppendSnapshot(nil, appendIntKey)
+	limited := newTestCamp(Config{MaxCampers: 50}).AppendSnapshot(nil, appendIntKey)
 	// One group of one camper, J001 on c1; each case changes one thing.
 	const (
 		campersAt = 2 // index in body of the camper count
@@ -217,7 +230,7 @@ func TestRestoreErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		give    []byte
-		key     func([]byte) (int, error)
+		key     func([]byte) (*tc, error) // nil: restoreTestCamp's
 		wantErr error
 		wantMsg string
 	}{
@@ -253,7 +266,7 @@ func TestRestoreErrors(t *testing.T) {
 		{"id not in its shortest form", change(6, 0x81, 0x00), nil, ErrBadSnapshot, "camp id: varint not in its shortest form"},
 		{"varint past 64 bits", change(7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), nil, ErrBadSnapshot, "check-in time: varint overflows 64 bits"},
 		{"key cut short", change(8, 2), nil, ErrBadSnapshot, "key: truncated"},
-		{"a key refused", sealed(body...), func([]byte) (int, error) { return 0, errors.New("node 7 unknown") }, ErrBadSnapshot, "key of J001: node 7 unknown"},
+		{"a key refused", sealed(body...), func([]byte) (*tc, error) { return nil, errors.New("node 7 unknown") }, ErrBadSnapshot, "key of J001: node 7 unknown"},
 		{"an id twice", sealed(0, 1, 2, 1, 1, 0x02, 1, 0, 1, 2, 1, 0, 1, 4), nil, ErrBadSnapshot, "group 1: J001 already in group 1"},
 		{"a connection twice", sealed(0, 1, 2, 1, 1, 0x02, 1, 0, 1, 2, 2, 0, 1, 2), nil, ErrBadSnapshot, "group 1: J002 has the connection of J001"},
 		{"fewer campers than the header says", sealed(0, 1, 2, 1, 1, 0x01, 1, 0, 1, 2, 0), nil, ErrBadSnapshot, "1 campers in the groups, header says 2"},
@@ -261,11 +274,15 @@ func TestRestoreErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key := tt.key
-			if key == nil {
-				key = parseIntKey
+			c, err := restoreTestCamp(Config{}, tt.give)
+			if tt.key != nil {
+				var camp *Camp[*tc]
+				camp, err = Restore(Config{}, tt.give, tt.key)
+				c = nil
+				if camp != nil {
+					c = &testCamp{Camp: camp, conns: map[int]*tc{}}
+				}
 			}
-			c, err := Restore(Config{}, tt.give, key)
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Restore: %v", err)
@@ -315,8 +332,8 @@ func TestDigest(t *testing.T) {
 			step{conn: 1, leave: true, at: time.Nanosecond},
 		), true},
 		{"draining and back", with(base,
-			step{do: func(c *Camp[int]) { c.SetDraining(true) }},
-			step{do: func(c *Camp[int]) { c.SetDraining(false) }},
+			step{do: func(c *testCamp) { c.SetDraining(true) }},
+			step{do: func(c *testCamp) { c.SetDraining(false) }},
 		), true},
 		{"another check-in time", with(base[:5], append([]step{{conn: 6, send: "checkin J006", at: time.Nanosecond}}, session...)...), false},
 		{"seats swapped", with(base[:4], append([]step{{conn: 6, send: "checkin J006"}, {conn: 5, send: "checkin J005"}}, session...)...), false},
@@ -333,10 +350,10 @@ func TestDigest(t *testing.T) {
 			step{conn: 9, leave: true}, step{conn: 10, leave: true},
 			session[0], session[1], session[2],
 		), false},
-		{"draining", with(base, step{do: func(c *Camp[int]) { c.SetDraining(true) }}), false},
+		{"draining", with(base, step{do: func(c *testCamp) { c.SetDraining(true) }}), false},
 	}
 	want := run(t, Config{}, base).Digest()
-	if empty := New[int](Config{}).Digest(); empty == want {
+	if empty := newTestCamp(Config{}).Digest(); empty == want {
 		t.Fatalf("the empty camp has the digest of base, %016x", want)
 	}
 	for _, tt := range tests {
@@ -363,9 +380,9 @@ func FuzzRestore(f *testing.F) {
 			{conn: 3, send: "message x"}, {conn: 1, leave: true}},
 		{{conn: 1, send: "checkin J1"}, {conn: 2, send: "checkin J2"}, {conn: 3, send: "checkin J3"},
 			{conn: 4, send: "checkin J4"}, {conn: 5, send: "checkin J5"}, {conn: 5, leave: true},
-			{do: func(c *Camp[int]) { c.SetDraining(true) }}},
+			{do: func(c *testCamp) { c.SetDraining(true) }}},
 	} {
-		c := New[int](cfg)
+		c := newTestCamp(cfg)
 		play(f, c, steps)
 		f.Add(c.AppendSnapshot(nil, appendIntKey))
 	}
@@ -376,7 +393,7 @@ func FuzzRestore(f *testing.F) {
 			binary.LittleEndian.PutUint32(resealed[end:], crc32.Checksum(resealed[:end], crc32.MakeTable(crc32.Castagnoli)))
 		}
 		for _, give := range [][]byte{data, resealed} {
-			c, err := Restore(cfg, give, parseIntKey)
+			c, err := restoreTestCamp(cfg, give)
 			if err != nil {
 				if c != nil || !(errors.Is(err, ErrBadSnapshot) || errors.Is(err, ErrSnapshotVersion) || errors.Is(err, ErrConfigMismatch)) {
 					t.Fatalf("Restore = %v, %v", c, err)

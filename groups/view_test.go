@@ -10,13 +10,13 @@ import (
 // describeGroups renders what Each shows, one group a line:
 // "2: J005@c5+1s J006@c6+0s session J005 4/5" (Since relative to t0;
 // used/max).
-func describeGroups(c *Camp[int]) []string {
+func describeGroups(c *testCamp) []string {
 	var out []string
 	for g := range c.Each {
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "%d:", g.Number)
 		for _, m := range g.Members {
-			fmt.Fprintf(&sb, " %s@c%d+%v", c.ids.Format(m.ID), m.Conn, m.Since.Sub(t0()))
+			fmt.Fprintf(&sb, " %s@c%d+%v", c.ids.Format(m.ID), m.Conn.n, m.Since.Sub(t0()))
 		}
 		if s := g.Session; s.Running() {
 			fmt.Fprintf(&sb, " session %s %d/%d", c.ids.Format(s.Host), s.Used(), s.Max)
@@ -100,7 +100,7 @@ func TestEachStops(t *testing.T) {
 	if fmt.Sprint(seen) != "[1 2]" {
 		t.Errorf("Each went through groups %v, want [1 2]", seen)
 	}
-	if c.view != [GroupSize]Member[int]{} {
+	if c.view != [GroupSize]Member[*tc]{} {
 		t.Errorf("Each keeps %v after it stopped", c.view)
 	}
 }
@@ -113,7 +113,7 @@ func TestEachLeave(t *testing.T) {
 		step{conn: 3, send: "peersession 5"},
 		step{conn: 6, send: "peersession 5"},
 	))
-	dead := func(p int) bool { return p%3 == 0 } // the node that held c3, c6, c9
+	dead := func(p *tc) bool { return p.n%3 == 0 } // the node that held c3, c6, c9
 	var got []string
 	for g := range c.Each {
 		before := fmt.Sprint(g.Members)
@@ -122,7 +122,7 @@ func TestEachLeave(t *testing.T) {
 				continue
 			}
 			res := c.Leave(m.Conn, t0())
-			got = append(got, fmt.Sprintf("leave c%d", m.Conn))
+			got = append(got, fmt.Sprintf("leave c%d", m.Conn.n))
 			for _, line := range renderResult(t, res) {
 				got = append(got, "  "+line)
 			}

@@ -12,9 +12,9 @@ import (
 	"campfire/server/metrics"
 )
 
-// campState is the camp service's share of a connection. The fields above
-// the line belong to the connection's own loop; gone belongs to the loop
-// that holds the camp.
+// campState is the camp service's share of a connection. The fields up
+// to checkedIn belong to the connection's own loop; gone and seat belong to
+// the loop that holds the camp.
 type campState struct {
 	parser protocol.Parser
 	// inflight bounds the replies to the requests handed to the camp and
@@ -24,15 +24,28 @@ type campState struct {
 	// halted: the connection's last reply is on its way (or it ended); its
 	// input is thrown away and its end needs no checkout.
 	halted bool
+	// checkedIn: it checked in (camper is its id, and 0 is an id too).
+	checkedIn bool
 	// gone is the camp's own record that the connection has left: what
 	// arrives for it after that is ignored.
 	gone bool
-	// checkedIn: it checked in (camper is its id, and 0 is an id too).
-	checkedIn bool
+	// seat is where the connection's camper sits, kept by the camp (see
+	// campMember); camper above is the connection loop's own copy of the
+	// id, for its close log.
+	seat groups.Seat
 }
 
 // campConn is a connection of the camp service.
 type campConn = conn[campState]
+
+// campMember is a connection as the camp holds it: the connection, and
+// the seat in it that the camp keeps, so that the camp needs no map from
+// connections to campers. (A method cannot be declared on campConn, an
+// instance of the reactor's generic conn; this wrapper costs nothing.)
+type campMember struct{ *campConn }
+
+// Seat is the connection's seat in the camp, for groups.Camp.
+func (m campMember) Seat() *groups.Seat { return &m.x.seat }
 
 // campLoop is an event loop of the camp service.
 type campLoop = loop[campState]
@@ -280,7 +293,7 @@ func (s *campService) describe(c *campConn) zap.Field {
 // campCore holds the camp and applies commands to it. It runs only on the
 // loop that holds the camp (loop 0), whichever carrier brought the command.
 type campCore struct {
-	camp     *groups.Camp[*campConn]
+	camp     *groups.Camp[campMember]
 	ids      protocol.IDRange
 	log      *zap.Logger
 	errFrame []byte
@@ -291,7 +304,7 @@ type campCore struct {
 
 func newCampCore(cfg Config, log *zap.Logger) *campCore {
 	return &campCore{
-		camp: groups.New[*campConn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
+		camp: groups.New[campMember](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
 		ids:  cfg.IDs,
 		log:  log,
 		m:    cfg.Metrics,
@@ -308,7 +321,7 @@ func (k *campCore) apply(cmd *command, now time.Time, out router) {
 	}
 	switch cmd.kind {
 	case cmdRequest:
-		res := k.camp.Handle(c, &cmd.req, now)
+		res := k.camp.Handle(campMember{c}, &cmd.req, now)
 		k.res = result{c: c, frame: res.Reply, answer: true, reply: true, method: cmd.req.Method, parsed: cmd.parsed, bound: cmd.bound}
 		if (cmd.req.Method == protocol.MethodMessage || cmd.req.Method == protocol.MethodDirect) && replyStatus(res.Reply) == protocol.StatusOK {
 			k.messages++
@@ -349,13 +362,13 @@ func (k *campCore) lastError(c *campConn, status int, msg string, why closeReaso
 // leave checks c out, if it had checked in.
 func (k *campCore) leave(c *campConn, now time.Time, out router) {
 	c.x.gone = true
-	k.deliver(k.camp.Leave(c, now), c, out)
+	k.deliver(k.camp.Leave(campMember{c}, now), c, out)
 }
 
 // deliver routes a result's events and logs what changed for c.
-func (k *campCore) deliver(res groups.Result[*campConn], c *campConn, out router) {
+func (k *campCore) deliver(res groups.Result[campMember], c *campConn, out router) {
 	for _, d := range res.Deliveries {
-		k.res = result{c: d.To, frame: d.Frame}
+		k.res = result{c: d.To.campConn, frame: d.Frame}
 		out.route(&k.res)
 	}
 	if res.Change.Kind != 0 || len(res.Deliveries) > 0 {

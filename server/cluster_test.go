@@ -261,7 +261,7 @@ func (tc *testCluster) digests(t *testing.T) (seqs, digests []uint64) {
 // the clients of the last test have left.
 func (tc *testCluster) awaitEmpty(t *testing.T) {
 	t.Helper()
-	empty := groups.New[connKey](groups.Config{IDs: tc.cfgs[0].IDs}).Digest()
+	empty := groups.New[*refConn](groups.Config{IDs: tc.cfgs[0].IDs}).Digest()
 	deadline := time.Now().Add(clusterWait)
 	for {
 		seq, digests := tc.settle(t)
@@ -832,32 +832,52 @@ type connKey struct {
 	id    uint64
 }
 
+// refConn is a connection of the reference camp.
+type refConn struct {
+	key  connKey
+	seat groups.Seat
+}
+
+func (c *refConn) Seat() *groups.Seat { return &c.seat }
+
 // refCamp is a single-node camp fed a cluster's log: what one server would
 // hold after the same commands in the same order. A connection that has
 // left ignores whatever it sent after, as on one node.
 type refCamp struct {
-	camp *groups.Camp[connKey]
-	gone map[connKey]bool
+	camp  *groups.Camp[*refConn]
+	conns map[connKey]*refConn
+	gone  map[connKey]bool
 }
 
 func newRefCamp(cfg server.Config) *refCamp {
-	return &refCamp{camp: groups.New[connKey](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}), gone: map[connKey]bool{}}
+	return &refCamp{camp: groups.New[*refConn](groups.Config{IDs: cfg.IDs, MaxCampers: cfg.MaxCampers}),
+		conns: map[connKey]*refConn{}, gone: map[connKey]bool{}}
+}
+
+// conn returns the connection named k, made on first use.
+func (r *refCamp) conn(k connKey) *refConn {
+	c := r.conns[k]
+	if c == nil {
+		c = &refConn{key: k}
+		r.conns[k] = c
+	}
+	return c
 }
 
 func (r *refCamp) apply(t *testing.T, e server.LogEntry) {
 	switch e.Kind {
 	case cluster.KindNodeDown:
-		var keys []connKey
+		var conns []*refConn
 		for g := range r.camp.Each {
 			for _, m := range g.Members {
-				if m.Conn.node == e.Node && m.Conn.epoch == e.Epoch {
-					keys = append(keys, m.Conn)
+				if m.Conn.key.node == e.Node && m.Conn.key.epoch == e.Epoch {
+					conns = append(conns, m.Conn)
 				}
 			}
 		}
-		for _, k := range keys {
-			r.camp.Leave(k, e.Time)
-			r.gone[k] = true
+		for _, c := range conns {
+			r.camp.Leave(c, e.Time)
+			r.gone[c.key] = true
 		}
 	case cluster.KindData:
 		if e.Bad {
@@ -870,11 +890,11 @@ func (r *refCamp) apply(t *testing.T, e server.LogEntry) {
 		}
 		switch e.Cmd {
 		case "request":
-			if !e.Refused && r.camp.Handle(k, &e.Req, e.Origin).Close {
+			if !e.Refused && r.camp.Handle(r.conn(k), &e.Req, e.Origin).Close {
 				r.gone[k] = true
 			}
 		case "fail", "leave":
-			r.camp.Leave(k, e.Origin)
+			r.camp.Leave(r.conn(k), e.Origin)
 			r.gone[k] = true
 		}
 	}

@@ -229,7 +229,7 @@ func (cc *clusterCamp) order(cmd *command, now time.Time, out router) {
 		return
 	}
 	ref := cc.refs[c]
-	if ref == nil && cmd.kind != cmdRequest && !cc.s.core.camp.In(c) {
+	if ref == nil && cmd.kind != cmdRequest && !cc.s.core.camp.In(campMember{c}) {
 		// It never checked in and nothing of it is in the log: its end
 		// changes nothing anywhere.
 		cc.s.core.apply(cmd, now, out)
@@ -380,13 +380,16 @@ func (cc *clusterCamp) Restore(seq uint64, data []byte) error {
 		cc.refs = make(map[*campConn]*connRef)
 		cc.local = make(map[uint64]*campConn)
 		if data == nil {
-			cc.s.core.camp = groups.New[*campConn](cc.cfg)
+			cc.s.core.camp = groups.New[campMember](cc.cfg)
 		} else {
 			if data, err = cc.restoreGone(data); err != nil {
 				return
 			}
-			var camp *groups.Camp[*campConn]
-			camp, err = groups.Restore(cc.cfg, data, cc.decodeKey)
+			var camp *groups.Camp[campMember]
+			camp, err = groups.Restore(cc.cfg, data, func(b []byte) (campMember, error) {
+				c, err := cc.decodeKey(b)
+				return campMember{c}, err
+			})
 			if err != nil {
 				return
 			}
@@ -471,6 +474,11 @@ func (cc *clusterCamp) encodeKey(dst []byte, c *campConn) []byte {
 	return binary.AppendUvarint(dst, k.id)
 }
 
+// encodeMember is encodeKey for the camp's snapshot.
+func (cc *clusterCamp) encodeMember(dst []byte, m campMember) []byte {
+	return cc.encodeKey(dst, m.campConn)
+}
+
 // placeholder returns the stand-in for another node's connection.
 func (cc *clusterCamp) placeholder(k connKey) *campConn {
 	if c := cc.remote[k]; c != nil {
@@ -494,7 +502,7 @@ func (cc *clusterCamp) Apply(b cluster.Batch) {
 		}
 		cc.seq = b.Seq
 		if b.Snapshot {
-			cc.snap = cc.s.core.camp.AppendSnapshot(cc.appendGone(cc.snap[:0]), cc.encodeKey)
+			cc.snap = cc.s.core.camp.AppendSnapshot(cc.appendGone(cc.snap[:0]), cc.encodeMember)
 			save = append([]byte(nil), cc.snap...)
 		}
 		if ce := cc.log.Check(zap.DebugLevel, "applied"); ce != nil {
@@ -607,8 +615,8 @@ func (cc *clusterCamp) nodeDown(l *campLoop, e *cluster.Entry) {
 	var gone []*campConn
 	for g := range cc.s.core.camp.Each {
 		for _, m := range g.Members {
-			if ref := cc.refs[m.Conn]; ref != nil && ref.key.node == e.Node && ref.key.epoch == e.Epoch {
-				gone = append(gone, m.Conn)
+			if ref := cc.refs[m.Conn.campConn]; ref != nil && ref.key.node == e.Node && ref.key.epoch == e.Epoch {
+				gone = append(gone, m.Conn.campConn)
 			}
 		}
 	}

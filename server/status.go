@@ -32,7 +32,7 @@ func (s *Server) Snapshot(ctx context.Context) (*web.Snapshot, error) {
 		for g := range k.camp.Each {
 			wg := web.Group{Number: g.Number, Campers: make([]web.Camper, len(g.Members))}
 			for i, m := range g.Members {
-				wg.Campers[i] = web.Camper{ID: k.ids.Format(m.ID), Remote: remoteAddr(m.Conn).String(), Since: m.Since}
+				wg.Campers[i] = web.Camper{ID: k.ids.Format(m.ID), Remote: remoteAddr(m.Conn.campConn).String(), Since: m.Since}
 			}
 			if g.Session.Running() {
 				wg.Session = &web.Session{Host: k.ids.Format(g.Session.Host), Max: g.Session.Max, Used: g.Session.Used()}
