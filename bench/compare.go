@@ -11,10 +11,12 @@ import (
 	"text/tabwriter"
 )
 
-// Goals the gnet server is held to against the conventional one.
+// Goals the gnet server is held to against the conventional one (the last
+// server of a comparison), on the medians of their runs.
 const (
-	goalCPURatio  = 0.5  // at most half the CPU per delivered message
-	goalRSSPerCon = 1024 // bytes per idle checked-in connection
+	goalCPURatio  = 0.85 // CPU per delivered message, against the conventional server's
+	goalP50       = 1000 // µs: the median latency
+	goalRSSPerCon = 1024 // bytes per checked-in connection under the compared load
 )
 
 // LoadReport reads a report written with -json.
@@ -234,10 +236,22 @@ func goals(ss []Series) ([]string, bool, error) {
 	rss := func(s Series) spread {
 		return spreadOf(s.Runs, srvFig(func(f *ServerFigures) float64 { return f.RSSPerConn }))
 	}
-	theirCPU, theirRSS := cpu(ref).med, rss(ref).med
+	lat := func(s Series, f func(*Report) float64) float64 { return spreadOf(s.Runs, always(f)).med }
+	p50 := func(r *Report) float64 { return float64(r.Latency.P50) }
+	p99 := func(r *Report) float64 { return float64(r.Latency.P99) }
+	theirCPU, theirRSS, theirP99 := cpu(ref).med, rss(ref).med, lat(ref, p99)
 	var lines []string
 	ok := true
 	for _, s := range ss[:len(ss)-1] {
+		ourP50, ourP99 := lat(s, p50), lat(s, p99)
+		met := ourP50 <= goalP50
+		ok = ok && met
+		lines = append(lines, fmt.Sprintf("latency p50: %s %.0f µs (goal ≤ %d µs): %s",
+			s.Name, ourP50, goalP50, verdict(met, fmt.Sprintf("%.0f µs over", ourP50-goalP50))))
+		met = ourP99 <= theirP99
+		ok = ok && met
+		lines = append(lines, fmt.Sprintf("latency p99: %s %.0f µs, %s %.0f µs (goal ≤ the %s server's): %s",
+			s.Name, ourP99, ref.Name, theirP99, ref.Name, verdict(met, fmt.Sprintf("%.2f× its p99", ourP99/theirP99))))
 		if theirCPU > 0 {
 			ratio := cpu(s).med / theirCPU
 			met := ratio <= goalCPURatio
@@ -249,9 +263,9 @@ func goals(ss []Series) ([]string, bool, error) {
 			lines = append(lines, fmt.Sprintf("CPU per delivered message: no figure for %s", ref.Name))
 		}
 		ours := rss(s).med
-		met := ours < goalRSSPerCon
+		met = ours < goalRSSPerCon
 		ok = ok && met
-		lines = append(lines, fmt.Sprintf("RSS per idle checked-in connection: %s %.0f bytes, %s %.0f bytes (goal < %d): %s",
+		lines = append(lines, fmt.Sprintf("RSS per checked-in connection: %s %.0f bytes, %s %.0f bytes (goal < %d): %s",
 			s.Name, ours, ref.Name, theirRSS, goalRSSPerCon, verdict(met, fmt.Sprintf("%.0f bytes over", ours-goalRSSPerCon))))
 	}
 	return lines, ok, nil

@@ -196,7 +196,7 @@ func TestWriteCompareHTML(t *testing.T) {
 	if shape.tables != 2 {
 		t.Errorf("%d tables, want the comparison and the runs", shape.tables)
 	}
-	for _, w := range []string{"2 runs merged", "<b>205</b> <small>(200–210) ×0.41</small>", "goal ≤ 0.50×"} {
+	for _, w := range []string{"2 runs merged", "<b>205</b> <small>(200–210) ×0.41</small>", "goal ≤ 0.85×"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("page lacks %q", w)
 		}
