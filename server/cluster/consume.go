@@ -513,3 +513,7 @@ func (n *Node) restore(s *snapshot) error {
 }
 
 var errLogPurged = errors.New("the log no longer holds what follows the latest snapshot")
+
+// errStaleListing: the snapshot store listed an older newest snapshot than
+// an earlier listing did.
+var errStaleListing = errors.New("the snapshot store's listing is stale")

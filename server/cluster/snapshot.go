@@ -35,6 +35,9 @@ const (
 	maxLoadTries = 50
 	loadRetry    = 100 * time.Millisecond
 	loadTimeout  = 2 * time.Second
+	// staleTries bounds the attempts made after a listing that shows an
+	// older newest snapshot than an earlier one did (see loadSnapshot).
+	staleTries = 20
 )
 
 // ErrNoSnapshotDue is returned by SaveSnapshot for a sequence no batch
@@ -213,14 +216,31 @@ func (n *Node) snapshotSeqs(ctx context.Context) ([]uint64, error) {
 // loadSnapshot loads the newest snapshot (an empty one if there is none)
 // and checks that the log still holds every message after it: if a newer
 // snapshot has let the log be purged meanwhile, it loads again.
+//
+// The newest snapshot never goes back: a listing whose newest is older
+// than one a previous attempt saw (and could not fetch) is stale, as the
+// store of a node that has only just joined can be. It is retried
+// staleTries times before the older snapshot is taken, which is correct
+// too (the log is kept behind the older of the two), only longer to
+// replay.
 func (n *Node) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	var last error
+	var seen uint64 // the newest snapshot any listing showed
+	stale := 0
 	for range maxLoadTries {
 		// A listing can hang on a store that was just created (its
 		// watcher is not retried), so each attempt is bounded.
 		actx, cancel := context.WithTimeout(ctx, loadTimeout)
-		s, err := n.tryLoadSnapshot(actx)
+		atLeast := seen
+		if stale >= staleTries {
+			atLeast = 0
+		}
+		s, newest, err := n.tryLoadSnapshot(actx, atLeast)
 		cancel()
+		seen = max(seen, newest)
+		if errors.Is(err, errStaleListing) {
+			stale++
+		}
 		if err == nil {
 			return s, nil
 		}
@@ -237,34 +257,43 @@ func (n *Node) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	return nil, last
 }
 
-func (n *Node) tryLoadSnapshot(ctx context.Context) (*snapshot, error) {
+// tryLoadSnapshot loads the newest snapshot the store lists, unless that
+// is older than atLeast (errStaleListing). It also returns the newest
+// listed.
+func (n *Node) tryLoadSnapshot(ctx context.Context, atLeast uint64) (*snapshot, uint64, error) {
 	seqs, err := n.snapshotSeqs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	s := &snapshot{members: &members{}}
+	var newest uint64
 	if len(seqs) > 0 {
-		newest := seqs[len(seqs)-1]
+		newest = seqs[len(seqs)-1]
+	}
+	if newest < atLeast {
+		return nil, newest, fmt.Errorf("%w: newest %d, seen %d", errStaleListing, newest, atLeast)
+	}
+	if newest > 0 {
 		b, err := n.obs.GetBytes(ctx, snapName(newest))
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %d: %w", newest, err)
+			return nil, newest, fmt.Errorf("snapshot %d: %w", newest, err)
 		}
 		s.seq, s.members, s.data, err = decodeSnapshot(b)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %d: %w", newest, err)
+			return nil, newest, fmt.Errorf("snapshot %d: %w", newest, err)
 		}
 		if s.seq != newest {
-			return nil, fmt.Errorf("snapshot %d: says it is at %d", newest, s.seq)
+			return nil, newest, fmt.Errorf("snapshot %d: says it is at %d", newest, s.seq)
 		}
 	}
 	info, err := n.stream.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("log %s: %w", n.streamName, err)
+		return nil, newest, fmt.Errorf("log %s: %w", n.streamName, err)
 	}
 	if st := info.State; st.Msgs > 0 && st.FirstSeq > s.seq+1 {
-		return nil, fmt.Errorf("%w: snapshot at %d, log from %d", errLogPurged, s.seq, st.FirstSeq)
+		return nil, newest, fmt.Errorf("%w: snapshot at %d, log from %d", errLogPurged, s.seq, st.FirstSeq)
 	}
 	n.log.Info("loaded the snapshot", zap.Uint64("seq", s.seq), zap.Int("bytes", len(s.data)),
 		zap.Int("members", s.members.count()), zap.Uint64("log last", info.State.LastSeq))
-	return s, nil
+	return s, newest, nil
 }
