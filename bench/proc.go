@@ -196,3 +196,12 @@ func parseCPUStat(b []byte) (CPUStat, error) {
 	}
 	return CPUStat{}, fmt.Errorf("no cpu line")
 }
+
+// countFDs returns how many file descriptors process pid has open.
+func countFDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, fmt.Errorf("sample server: %w", err)
+	}
+	return len(ents), nil
+}

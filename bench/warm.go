@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -15,13 +14,12 @@ const warmConns = 64
 // connections, half a second) against the server before it is first
 // sampled, and waits until the server (every node of a cluster) holds no
 // more file descriptors than before, so that the warm-up's connections
-// are gone, or at most
-// drainTimeout (a server in the harness's own process, as in tests,
-// shares its descriptors with it). The "before" RSS is then the empty
-// server after it has served: what a connection costs is counted apart
-// from what serving at all costs once (code paged in on first use,
-// per-loop buffers, the runtime's first structures), which would
-// otherwise be divided among the connections of the run.
+// are gone, or at most drainTimeout (a server in the harness's own
+// process, as in tests, shares its descriptors with it). The "before" RSS
+// is then the empty server after it has served: what a connection costs
+// is counted apart from what serving at all costs once (code paged in on
+// first use, per-loop buffers, the runtime's first structures), which
+// would otherwise be divided among the connections of the run.
 func warmServer(ctx context.Context, cfg Config) error {
 	before, err := countAllFDs(cfg.ServerPIDs)
 	if err != nil {
@@ -77,13 +75,4 @@ func drained(now, before []int) bool {
 		}
 	}
 	return true
-}
-
-// countFDs returns how many file descriptors process pid has open.
-func countFDs(pid int) (int, error) {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0, fmt.Errorf("sample server: %w", err)
-	}
-	return len(ents), nil
 }
