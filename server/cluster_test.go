@@ -281,13 +281,16 @@ func (tc *testCluster) logged(t *testing.T, i int, msg, key string, min uint64) 
 	t.Helper()
 	deadline := time.Now().Add(clusterWait)
 	for {
+		var seen []any
 		for _, e := range tc.logs[i].FilterMessage(msg).All() {
-			if v, ok := e.ContextMap()[key].(uint64); ok && v >= min {
+			v, ok := e.ContextMap()[key].(uint64)
+			if ok && v >= min {
 				return v
 			}
+			seen = append(seen, e.ContextMap()[key])
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("n%d did not log %q with %s ≥ %d within %v", i+1, msg, key, min, clusterWait)
+			t.Fatalf("n%d did not log %q with %s ≥ %d within %v (it logged %s %v)", i+1, msg, key, min, clusterWait, key, seen)
 		}
 		time.Sleep(50 * time.Millisecond) // polling with a deadline
 	}

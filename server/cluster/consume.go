@@ -514,6 +514,6 @@ func (n *Node) restore(s *snapshot) error {
 
 var errLogPurged = errors.New("the log no longer holds what follows the latest snapshot")
 
-// errStaleListing: the snapshot store listed an older newest snapshot than
-// an earlier listing did.
-var errStaleListing = errors.New("the snapshot store's listing is stale")
+// errSnapshotUnread: the newest snapshot the store's leader lists could
+// not be read (from a replica that has not caught up, for one).
+var errSnapshotUnread = errors.New("the newest snapshot could not be read")

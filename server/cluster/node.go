@@ -129,8 +129,12 @@ type Node struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	obs    jetstream.ObjectStore
+	// obsStream is the snapshot store's own stream, whose leader lists
+	// the snapshots (see snapshotSeqs).
+	obsStream jetstream.Stream
 
 	streamName, bucket, subjLog, subjBeat string
+	snapSubjects                          string // the store's object descriptions: $O.<bucket>.M.>
 
 	h       Handler
 	epoch   atomic.Uint64
@@ -174,17 +178,18 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	ctx, cancel := joinContext(ctx, cfg.JoinTimeout)
 	defer cancel()
 	n := &Node{
-		cfg:        cfg,
-		plan:       p,
-		log:        log.Named("cluster").With(zap.String("node", cfg.Node)),
-		streamName: "campfire-" + cfg.Cluster,
-		bucket:     "campfire-" + cfg.Cluster + "-snapshots",
-		subjLog:    "campfire." + cfg.Cluster + ".log",
-		subjBeat:   "campfire." + cfg.Cluster + ".beat",
-		joined:     make(chan struct{}),
-		resync:     make(chan struct{}, 1),
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		cfg:          cfg,
+		plan:         p,
+		log:          log.Named("cluster").With(zap.String("node", cfg.Node)),
+		streamName:   "campfire-" + cfg.Cluster,
+		bucket:       "campfire-" + cfg.Cluster + "-snapshots",
+		snapSubjects: "$O.campfire-" + cfg.Cluster + "-snapshots.M.>",
+		subjLog:      "campfire." + cfg.Cluster + ".log",
+		subjBeat:     "campfire." + cfg.Cluster + ".beat",
+		joined:       make(chan struct{}),
+		resync:       make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.epoch.Store(newEpoch(0))
@@ -392,6 +397,10 @@ func (n *Node) tryEnsureLog(ctx context.Context, want jetstream.StreamConfig, st
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			n.obs, err = n.js.ObjectStore(actx, n.bucket)
 		}
+	}
+	if err == nil {
+		// An object store named B keeps its objects in stream OBJ_B.
+		n.obsStream, err = n.js.Stream(actx, "OBJ_"+n.bucket)
 	}
 	if err != nil {
 		return fmt.Errorf("snapshot store %s: %w", n.bucket, err)

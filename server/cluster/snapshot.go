@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,12 @@ import (
 // newest two are kept, and the log is purged up to the older one, but
 // never past what a live node (one heard from within the node timeout,
 // including nodes still catching up) has read.
+//
+// Which snapshots exist is asked of the store stream's leader (its subject
+// listing), never of a consumer: a consumer may be placed on a replica
+// that is still catching up (the store of a node that has just joined),
+// and would list an older newest snapshot, or none. A deleted snapshot's
+// tombstone is purged, so the listing holds only live snapshots.
 
 const (
 	snapPrefix    = "snapshot-"
@@ -35,9 +42,9 @@ const (
 	maxLoadTries = 50
 	loadRetry    = 100 * time.Millisecond
 	loadTimeout  = 2 * time.Second
-	// staleTries bounds the attempts made after a listing that shows an
-	// older newest snapshot than an earlier one did (see loadSnapshot).
-	staleTries = 20
+	// unreadTries bounds the attempts to read the newest snapshot before
+	// the one before it is taken (see loadSnapshot).
+	unreadTries = 20
 )
 
 // ErrNoSnapshotDue is returned by SaveSnapshot for a sequence no batch
@@ -61,8 +68,7 @@ type snapshots struct {
 	seq     uint64    // the newest snapshot this node knows of
 	at      time.Time // when it was taken or loaded
 	pending *pendingSnap
-	writing bool     // a write or trim is running
-	written []uint64 // the snapshots this node wrote and has not deleted
+	writing bool // a write or trim is running
 	wg      sync.WaitGroup
 }
 
@@ -154,7 +160,6 @@ func (n *Node) writeSnapshot(p *pendingSnap, data []byte) {
 	if p.seq > s.seq {
 		s.seq, s.at = p.seq, start
 	}
-	s.written = append(s.written, p.seq)
 	s.mu.Unlock()
 	purged, err := n.trimLog(ctx)
 	n.log.Info("snapshot saved", zap.Uint64("seq", p.seq), zap.Int("bytes", len(head)+len(data)),
@@ -169,18 +174,12 @@ func (n *Node) trimLog(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// A listing is read from this node's replica of the store, which may
-	// not show the snapshot just written: add what this node wrote.
-	s := &n.snp
-	s.mu.Lock()
-	seqs = append(seqs, s.written...)
-	slices.Sort(seqs)
-	seqs = slices.Compact(seqs)
-	s.written = slices.Clone(seqs[max(0, len(seqs)-keepSnapshots):])
-	s.mu.Unlock()
+	if len(seqs) == 0 {
+		return 0, nil
+	}
 	for _, seq := range seqs[:max(0, len(seqs)-keepSnapshots)] {
-		if err := n.obs.Delete(ctx, snapName(seq)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return 0, fmt.Errorf("deleting snapshot %d: %w", seq, err)
+		if err := n.deleteSnapshot(ctx, seq); err != nil {
+			return 0, err
 		}
 	}
 	floor := seqs[max(0, len(seqs)-keepSnapshots)]
@@ -194,18 +193,39 @@ func (n *Node) trimLog(ctx context.Context) (uint64, error) {
 	return floor + 1, nil
 }
 
-// snapshotSeqs lists the stored snapshots' sequences, oldest first.
-func (n *Node) snapshotSeqs(ctx context.Context) ([]uint64, error) {
-	infos, err := n.obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil, nil
+// deleteSnapshot deletes a snapshot's data, then its tombstone, so that
+// it leaves the listing. A failure leaves it listed for the next trim.
+func (n *Node) deleteSnapshot(ctx context.Context, seq uint64) error {
+	if err := n.obs.Delete(ctx, snapName(seq)); err != nil {
+		return fmt.Errorf("deleting snapshot %d: %w", seq, err)
 	}
+	if err := n.obsStream.Purge(ctx, jetstream.WithPurgeSubject(n.snapSubject(snapName(seq)))); err != nil {
+		return fmt.Errorf("deleting snapshot %d: %w", seq, err)
+	}
+	return nil
+}
+
+// snapSubject is the subject of an object's description in the store: the
+// object store names it $O.<bucket>.M.<the name in URL base64>.
+func (n *Node) snapSubject(name string) string {
+	return n.snapSubjects[:len(n.snapSubjects)-1] + base64.URLEncoding.EncodeToString([]byte(name))
+}
+
+// snapshotSeqs lists the stored snapshots' sequences, oldest first, as
+// the store stream's leader has them.
+func (n *Node) snapshotSeqs(ctx context.Context) ([]uint64, error) {
+	info, err := n.obsStream.Info(ctx, jetstream.WithSubjectFilter(n.snapSubjects))
 	if err != nil {
 		return nil, fmt.Errorf("listing snapshots: %w", err)
 	}
+	prefix := n.snapSubjects[:len(n.snapSubjects)-1]
 	var seqs []uint64
-	for _, info := range infos {
-		if seq, ok := snapSeq(info.Name); ok && !info.Deleted {
+	for subj := range info.State.Subjects {
+		name, err := base64.URLEncoding.DecodeString(strings.TrimPrefix(subj, prefix))
+		if err != nil {
+			continue
+		}
+		if seq, ok := snapSeq(string(name)); ok {
 			seqs = append(seqs, seq)
 		}
 	}
@@ -215,34 +235,26 @@ func (n *Node) snapshotSeqs(ctx context.Context) ([]uint64, error) {
 
 // loadSnapshot loads the newest snapshot (an empty one if there is none)
 // and checks that the log still holds every message after it: if a newer
-// snapshot has let the log be purged meanwhile, it loads again.
-//
-// The newest snapshot never goes back: a listing whose newest is older
-// than one a previous attempt saw (and could not fetch) is stale, as the
-// store of a node that has only just joined can be. It is retried
-// staleTries times before the older snapshot is taken, which is correct
-// too (the log is kept behind the older of the two), only longer to
-// replay.
+// snapshot has let the log be purged meanwhile, it loads again. A newest
+// snapshot that cannot be read unreadTries times running (its data lost
+// with a node, say) gives way to the one before it, which is correct too
+// (the log is kept behind the older of the two), only longer to replay.
 func (n *Node) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	var last error
-	var seen uint64 // the newest snapshot any listing showed
-	stale := 0
+	unread := 0
 	for range maxLoadTries {
-		// A listing can hang on a store that was just created (its
-		// watcher is not retried), so each attempt is bounded.
+		// A request to a store that was just created can go unanswered,
+		// so each attempt is bounded.
 		actx, cancel := context.WithTimeout(ctx, loadTimeout)
-		atLeast := seen
-		if stale >= staleTries {
-			atLeast = 0
-		}
-		s, newest, err := n.tryLoadSnapshot(actx, atLeast)
+		s, err := n.tryLoadSnapshot(actx, unread >= unreadTries)
 		cancel()
-		seen = max(seen, newest)
-		if errors.Is(err, errStaleListing) {
-			stale++
-		}
 		if err == nil {
 			return s, nil
+		}
+		if errors.Is(err, errSnapshotUnread) {
+			unread++
+		} else {
+			unread = 0
 		}
 		last = err
 		n.log.Info("loading the snapshot", zap.Error(err))
@@ -257,43 +269,39 @@ func (n *Node) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	return nil, last
 }
 
-// tryLoadSnapshot loads the newest snapshot the store lists, unless that
-// is older than atLeast (errStaleListing). It also returns the newest
-// listed.
-func (n *Node) tryLoadSnapshot(ctx context.Context, atLeast uint64) (*snapshot, uint64, error) {
+// tryLoadSnapshot loads the newest snapshot listed, or with older the one
+// before it.
+func (n *Node) tryLoadSnapshot(ctx context.Context, older bool) (*snapshot, error) {
 	seqs, err := n.snapshotSeqs(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	s := &snapshot{members: &members{}}
-	var newest uint64
+	if older && len(seqs) > 1 {
+		seqs = seqs[:len(seqs)-1]
+	}
 	if len(seqs) > 0 {
-		newest = seqs[len(seqs)-1]
-	}
-	if newest < atLeast {
-		return nil, newest, fmt.Errorf("%w: newest %d, seen %d", errStaleListing, newest, atLeast)
-	}
-	if newest > 0 {
-		b, err := n.obs.GetBytes(ctx, snapName(newest))
+		want := seqs[len(seqs)-1]
+		b, err := n.obs.GetBytes(ctx, snapName(want))
 		if err != nil {
-			return nil, newest, fmt.Errorf("snapshot %d: %w", newest, err)
+			return nil, fmt.Errorf("%w: snapshot %d: %w", errSnapshotUnread, want, err)
 		}
 		s.seq, s.members, s.data, err = decodeSnapshot(b)
 		if err != nil {
-			return nil, newest, fmt.Errorf("snapshot %d: %w", newest, err)
+			return nil, fmt.Errorf("snapshot %d: %w", want, err)
 		}
-		if s.seq != newest {
-			return nil, newest, fmt.Errorf("snapshot %d: says it is at %d", newest, s.seq)
+		if s.seq != want {
+			return nil, fmt.Errorf("snapshot %d: says it is at %d", want, s.seq)
 		}
 	}
 	info, err := n.stream.Info(ctx)
 	if err != nil {
-		return nil, newest, fmt.Errorf("log %s: %w", n.streamName, err)
+		return nil, fmt.Errorf("log %s: %w", n.streamName, err)
 	}
 	if st := info.State; st.Msgs > 0 && st.FirstSeq > s.seq+1 {
-		return nil, newest, fmt.Errorf("%w: snapshot at %d, log from %d", errLogPurged, s.seq, st.FirstSeq)
+		return nil, fmt.Errorf("%w: snapshot at %d, log from %d", errLogPurged, s.seq, st.FirstSeq)
 	}
 	n.log.Info("loaded the snapshot", zap.Uint64("seq", s.seq), zap.Int("bytes", len(s.data)),
 		zap.Int("members", s.members.count()), zap.Uint64("log last", info.State.LastSeq))
-	return s, newest, nil
+	return s, nil
 }

@@ -73,6 +73,25 @@ func TestLateNode(t *testing.T) {
 	if snaps == 0 {
 		t.Error("no snapshot was asked for")
 	}
+	// The store lists only the snapshots kept (three for a moment while a
+	// new one is trimmed behind), and every one listed can be read:
+	// deleted ones leave no tombstone behind.
+	var seqs []uint64
+	var err error
+	poll(t, "a listing of only the snapshots kept", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if seqs, err = late.snapshotSeqs(ctx); err != nil || len(seqs) == 0 || len(seqs) > keepSnapshots {
+			return false
+		}
+		for _, seq := range seqs {
+			if _, err = late.obs.GetInfo(ctx, snapName(seq)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("the store lists snapshots %v after %d were asked for", seqs, snaps)
 }
 
 // TestFileStore restarts a lone node that keeps its log in files: the
@@ -113,4 +132,39 @@ func TestFileStore(t *testing.T) {
 	if _, ok := rec.find(KindNodeDown, "a", first); !ok {
 		t.Error("the previous epoch was not declared down by the new arrival")
 	}
+}
+
+// TestSnapshotTrim takes snapshot after snapshot and checks that the store
+// lists only the newest ones, each readable: a deleted snapshot leaves no
+// tombstone in the listing, which is what a starting node loads from.
+func TestSnapshotTrim(t *testing.T) {
+	s := newSpec(t, "a")
+	s.modify = func(cfg *Config) { cfg.SnapshotEvery = 2 }
+	m := s.open(t, 0)[0]
+	const want = 6
+	i := 0
+	poll(t, fmt.Sprintf("%d snapshots", want), func() bool {
+		i++
+		m.Append(uint64(i), fmt.Appendf(nil, "entry-%d", i))
+		m.Flush()
+		m.rec.mu.Lock()
+		defer m.rec.mu.Unlock()
+		return m.rec.snaps >= want
+	})
+	var seqs []uint64
+	var err error
+	poll(t, "a listing of only the snapshots kept", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if seqs, err = m.snapshotSeqs(ctx); err != nil || len(seqs) == 0 || len(seqs) > keepSnapshots {
+			return false
+		}
+		for _, seq := range seqs {
+			if _, err = m.obs.GetInfo(ctx, snapName(seq)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("after %d entries and %d snapshots the store lists %v", i, want, seqs)
 }
