@@ -394,10 +394,16 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 		// between loops is not slow; one whose output really is over the
 		// limit is, once it has also sent more than a frame's worth; and
 		// so is one that sends more than maxWaiting while it waits.
-		if in := gc.InboundBuffered(); in > r.lim.maxInput && l.pending(c) > r.lim.maxPending || in > r.lim.maxWaiting {
+		in, pending := gc.InboundBuffered(), l.pending(c)
+		unreadLimit := r.lim.maxWaiting
+		if pending > r.lim.maxPending {
+			unreadLimit = r.lim.maxInput
+		}
+		if in > unreadLimit {
 			r.m.SlowConsumer()
 			r.quiet.Warn("slow consumer, closing", zap.Stringer("remote", remoteAddr(c)),
-				zap.Int("pending", l.pending(c)), zap.Int("unread", in), zap.Int("limit", r.lim.maxPending))
+				zap.Int("pending", pending), zap.Int("limit", r.lim.maxPending),
+				zap.Int("unread", in), zap.Int("unread limit", unreadLimit))
 			l.abort(c, closeSlowConsumer, now)
 		}
 	default:
