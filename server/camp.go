@@ -88,7 +88,7 @@ func newCampService(cfg Config, log *zap.Logger) *campService {
 	s.log = s.r.quiet
 	s.core = newCampCore(cfg, s.r.quiet)
 	if cfg.Loops > 1 {
-		s.carrier = newLoopsCarrier(s)
+		s.carrier = newLoopsCarrier(s, &cfg)
 	} else {
 		s.carrier = &directCarrier{s: s}
 	}

@@ -80,6 +80,11 @@ type Config struct {
 	// checked in and out): the first 100 of a kind each second, then every
 	// 100th, so that a flood cannot flood the log.
 	LogSample bool
+
+	// holdAlways makes -loops hold every batch for the end of the round
+	// (see holdAt), whatever the receiver's backlog: tests set it to
+	// exercise that path.
+	holdAlways bool
 }
 
 // Defaults.

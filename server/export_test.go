@@ -104,3 +104,7 @@ func PeakPending(s *Server) (int, error) {
 
 // MaxReplySize is the longest reply one request can get.
 func MaxReplySize() int { return maxReplySize() }
+
+// HoldAlways makes a server of several loops hold every batch for the end
+// of the sender's round, as it does only while the receiver is behind.
+func HoldAlways(cfg *Config) { cfg.holdAlways = true }

@@ -132,13 +132,23 @@ func TestOutputLimitFlood(t *testing.T) {
 // has more than the limit plus one reply queued before it is closed, with
 // one loop and with several (where replies are in flight between loops).
 func TestOutputLimitHard(t *testing.T) {
-	for _, n := range []int{1, 2, 4} {
-		t.Run(fmt.Sprintf("loops=%d", n), func(t *testing.T) {
+	for _, tc := range []struct {
+		loops int
+		hold  bool
+	}{{1, false}, {2, false}, {4, false}, {2, true}} {
+		name := fmt.Sprintf("loops=%d", tc.loops)
+		if tc.hold {
+			name += ",hold=always"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, func(cfg *server.Config) {
-				cfg.Loops = n
+				cfg.Loops = tc.loops
 				cfg.MaxPending = 64 << 10
 				cfg.SlowTimeout = 200 * time.Millisecond
+				if tc.hold {
+					server.HoldAlways(cfg)
+				}
 			})
 			nc := dialSmallBuffer(t, s.Addr())
 			flood := []byte(strings.Repeat("help\r\n", 10000))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ import (
 // meanwhile closed is dropped, never written to a reused descriptor.
 type loopsCarrier struct {
 	s *campService
+	// holdAt is the receiver's backlog, in batches, from which a batch for
+	// it is kept open across callbacks (see defaultHoldAt); 0 holds all.
+	holdAt int32
 	// free keeps batches for reuse, up to freeBytes of them. It is
 	// bounded, unlike a sync.Pool, which keeps every batch a burst of
 	// check-ins made until the garbage collector runs, and it rarely runs
@@ -46,20 +50,31 @@ type loopsCarrier struct {
 
 // lane is one loop's end of the hand-offs.
 type lane struct {
-	c       *loopsCarrier
-	l       *campLoop
-	inbox   atomic.Pointer[batch]
-	wake    atomic.Bool // a task to empty the inbox is scheduled
-	task    gnet.Runnable
-	toCamp  *batch           // loops other than 0: commands gathered for loop 0
-	toLoop  [maxLoops]*batch // loop 0: results gathered for each loop
-	sendTo  []uint8          // loop 0: which toLoop batches are in use
-	router  loopsRouter      // loop 0
-	waiting []*campConn      // paused connections that got replies
+	c     *loopsCarrier
+	l     *campLoop
+	inbox atomic.Pointer[batch]
+	// queued counts the batches pushed since the inbox was last emptied.
+	queued atomic.Int32
+	wake   atomic.Bool // a task to empty the inbox is scheduled
+	task   gnet.Runnable
+	// held: batches for a loop that is behind are kept open across
+	// callbacks (see endRound), and flushTask, scheduled on this loop,
+	// hands them on after the round.
+	held      bool
+	flushTask gnet.Runnable
+	toCamp    *batch           // loops other than 0: commands gathered for loop 0
+	toLoop    [maxLoops]*batch // loop 0: results gathered for each loop
+	sendTo    []uint8          // loop 0: which toLoop batches are in use
+	router    loopsRouter      // loop 0
+	waiting   []*campConn      // paused connections that got replies
 }
 
-func newLoopsCarrier(s *campService) *loopsCarrier {
-	return &loopsCarrier{s: s}
+func newLoopsCarrier(s *campService, cfg *Config) *loopsCarrier {
+	lc := &loopsCarrier{s: s, holdAt: defaultHoldAt}
+	if cfg.holdAlways {
+		lc.holdAt = 0
+	}
+	return lc
 }
 
 func (lc *loopsCarrier) addLoop(l *campLoop) {
@@ -67,6 +82,12 @@ func (lc *loopsCarrier) addLoop(l *campLoop) {
 	ln.router.lane = ln
 	ln.task = gnet.RunnableFunc(func(context.Context) error {
 		ln.receive()
+		return nil
+	})
+	ln.flushTask = gnet.RunnableFunc(func(context.Context) error {
+		ln.held = false
+		lc.handOn(ln, true)
+		ln.l.endEvent()
 		return nil
 	})
 	lc.lanes[l.idx].Store(ln)
@@ -95,19 +116,60 @@ func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
 	return r
 }
 
+// defaultHoldAt is how many batches a loop may have waiting in its inbox
+// before the others stop handing on a batch per callback: while it is that
+// far behind, a batch for it stays open across callbacks and goes when
+// full or at the end of the sender's round, by a task the sender schedules
+// on itself (its cost, an eventfd write, is paid only while a receiver is
+// behind). The receiver, behind anyway, loses nothing by taking its work
+// in fewer batches. Measured on 2 cores (README, Performance): 19,000
+// check-ins had 3,459 batches in flight at the peak, 168 with holding;
+// saturated, two loops delivered 10-13% more at 16% less CPU each.
+const defaultHoldAt = 16
+
 func (lc *loopsCarrier) endRound(l *campLoop) {
 	ln := lc.lanes[l.idx].Load()
-	if b := ln.toCamp; b != nil {
-		ln.toCamp = nil
-		lc.send(lc.lanes[0].Load(), b)
+	if lc.handOn(ln, false) && !ln.held {
+		if err := l.el.Execute(context.Background(), ln.flushTask); err != nil {
+			// The engine is stopping: hand on what is held now.
+			lc.handOn(ln, true)
+			return
+		}
+		ln.held = true
 	}
-	for _, i := range ln.sendTo {
-		if b := ln.toLoop[i]; b != nil {
-			ln.toLoop[i] = nil
-			lc.send(lc.lanes[i].Load(), b)
+}
+
+// handOn sends what ln gathered for other loops; unless all is set, it
+// keeps open the batches for loops that are behind, and says whether it
+// kept any.
+func (lc *loopsCarrier) handOn(ln *lane, all bool) (kept bool) {
+	if b := ln.toCamp; b != nil {
+		to := lc.lanes[0].Load()
+		if all || to.queued.Load() < lc.holdAt {
+			ln.toCamp = nil
+			lc.send(to, b)
+		} else {
+			kept = true
 		}
 	}
-	ln.sendTo = ln.sendTo[:0]
+	n := 0
+	for _, i := range ln.sendTo {
+		b := ln.toLoop[i]
+		if b == nil {
+			continue
+		}
+		to := lc.lanes[i].Load()
+		if all || to.queued.Load() < lc.holdAt {
+			ln.toLoop[i] = nil
+			lc.send(to, b)
+			continue
+		}
+		ln.sendTo[n] = i
+		n++
+		kept = true
+	}
+	ln.sendTo = ln.sendTo[:n]
+	return kept
 }
 
 // send pushes b onto to's inbox and wakes to's loop unless a wake-up is
@@ -120,6 +182,7 @@ func (lc *loopsCarrier) send(to *lane, b *batch) {
 			break
 		}
 	}
+	to.queued.Add(1)
 	if to.wake.CompareAndSwap(false, true) {
 		if err := to.l.el.Execute(context.Background(), to.task); err != nil {
 			// The engine is stopping and closes every connection: what
@@ -132,6 +195,7 @@ func (lc *loopsCarrier) send(to *lane, b *batch) {
 // receive empties the inbox on its own loop, oldest batch first.
 func (ln *lane) receive() {
 	ln.wake.Store(false)
+	ln.queued.Store(0)
 	var list *batch
 	for b := ln.inbox.Swap(nil); b != nil; {
 		next := b.next
@@ -203,7 +267,9 @@ func (r *loopsRouter) route(res *result) {
 	if b == nil {
 		b = ln.c.get()
 		ln.toLoop[to] = b
-		ln.sendTo = append(ln.sendTo, to)
+		if !slices.Contains(ln.sendTo, to) { // it stays listed while a batch is held
+			ln.sendTo = append(ln.sendTo, to)
+		}
 	}
 	b.addResult(res, r.gen)
 	if b.full() {

@@ -23,7 +23,13 @@ import (
 // pipelines thousands of requests without waiting, so the hand-offs are
 // deep and batched.
 func TestOrderAcrossLoops(t *testing.T) {
-	t.Parallel()
+	t.Run("hold=backlog", func(t *testing.T) { t.Parallel(); orderAcrossLoops(t, false) })
+	t.Run("hold=always", func(t *testing.T) { t.Parallel(); orderAcrossLoops(t, true) })
+}
+
+// orderAcrossLoops runs the order test; with hold, every batch between the
+// loops is held for the end of its sender's round.
+func orderAcrossLoops(t *testing.T, hold bool) {
 	const (
 		groups   = 4
 		perGroup = 4
@@ -36,6 +42,9 @@ func TestOrderAcrossLoops(t *testing.T) {
 	s := startServer(t, func(cfg *server.Config) {
 		cfg.Loops = 4
 		cfg.IDs = ids
+		if hold {
+			server.HoldAlways(cfg)
+		}
 	})
 	n := groups * perGroup
 	cs := make([]*orderClient, n)
