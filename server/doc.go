@@ -113,6 +113,13 @@
 // 20,000 read/s, 17,500 epoll_wait/s and 2,000 futex/s; the conventional
 // server 80,000 write/s, 40,000 read/s, 5,900 epoll_wait/s, 3,800 futex/s.
 //
+// A loop hands on what one callback produced for another loop at the
+// callback's end, unless that loop has 16 batches or more waiting: then
+// the batch stays open until it is full or the sender's round ends (a
+// task the sender schedules on itself). Saturated, this took two loops
+// from 431,000–459,000 to 499,000–512,000 deliveries/s and from 2.3 to
+// 1.9 µs each, on a slower host than the figures above (README).
+//
 // Empty batches are kept for reuse in a list bounded in bytes. A
 // sync.Pool, which every GC empties, made the garbage that brought on the
 // next GC: 10 per window where one loop has 1; 5 with free lists kept

@@ -18,6 +18,9 @@ import (
 // connections. A loop gathers the commands it reads for loop 0 during a
 // callback into one batch and hands it on at the callback's end; loop 0
 // applies them and gathers the results for each other loop the same way.
+// While the receiving loop is behind (defaultHoldAt batches waiting), a
+// batch for it stays open across callbacks and goes at the end of the
+// sender's round instead.
 //
 // Hand-offs do not rely on gnet's task queues for order (they can reorder
 // tasks once the urgent queue overflows): every loop has an inbox, a
