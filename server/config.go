@@ -82,8 +82,8 @@ type Config struct {
 	LogSample bool
 
 	// holdAlways makes -loops hold every batch for the end of the round
-	// (see holdAt), whatever the receiver's backlog: tests set it to
-	// exercise that path.
+	// (see defaultHoldAt), whatever the receiver's backlog: tests set it
+	// to exercise that path.
 	holdAlways bool
 }
 

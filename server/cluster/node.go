@@ -134,7 +134,6 @@ type Node struct {
 	obsStream jetstream.Stream
 
 	streamName, bucket, subjLog, subjBeat string
-	snapSubjects                          string // the store's object descriptions: $O.<bucket>.M.>
 
 	h       Handler
 	epoch   atomic.Uint64
@@ -178,18 +177,17 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	ctx, cancel := joinContext(ctx, cfg.JoinTimeout)
 	defer cancel()
 	n := &Node{
-		cfg:          cfg,
-		plan:         p,
-		log:          log.Named("cluster").With(zap.String("node", cfg.Node)),
-		streamName:   "campfire-" + cfg.Cluster,
-		bucket:       "campfire-" + cfg.Cluster + "-snapshots",
-		snapSubjects: "$O.campfire-" + cfg.Cluster + "-snapshots.M.>",
-		subjLog:      "campfire." + cfg.Cluster + ".log",
-		subjBeat:     "campfire." + cfg.Cluster + ".beat",
-		joined:       make(chan struct{}),
-		resync:       make(chan struct{}, 1),
-		stop:         make(chan struct{}),
-		done:         make(chan struct{}),
+		cfg:        cfg,
+		plan:       p,
+		log:        log.Named("cluster").With(zap.String("node", cfg.Node)),
+		streamName: "campfire-" + cfg.Cluster,
+		bucket:     "campfire-" + cfg.Cluster + "-snapshots",
+		subjLog:    "campfire." + cfg.Cluster + ".log",
+		subjBeat:   "campfire." + cfg.Cluster + ".beat",
+		joined:     make(chan struct{}),
+		resync:     make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.epoch.Store(newEpoch(0))

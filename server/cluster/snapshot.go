@@ -205,20 +205,23 @@ func (n *Node) deleteSnapshot(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// snapSubject is the subject of an object's description in the store: the
-// object store names it $O.<bucket>.M.<the name in URL base64>.
+// snapMeta is the prefix of the subjects of the objects' descriptions in
+// the store: the object store names them $O.<bucket>.M.<the name in URL
+// base64>.
+func (n *Node) snapMeta() string { return "$O." + n.bucket + ".M." }
+
 func (n *Node) snapSubject(name string) string {
-	return n.snapSubjects[:len(n.snapSubjects)-1] + base64.URLEncoding.EncodeToString([]byte(name))
+	return n.snapMeta() + base64.URLEncoding.EncodeToString([]byte(name))
 }
 
 // snapshotSeqs lists the stored snapshots' sequences, oldest first, as
 // the store stream's leader has them.
 func (n *Node) snapshotSeqs(ctx context.Context) ([]uint64, error) {
-	info, err := n.obsStream.Info(ctx, jetstream.WithSubjectFilter(n.snapSubjects))
+	prefix := n.snapMeta()
+	info, err := n.obsStream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("listing snapshots: %w", err)
 	}
-	prefix := n.snapSubjects[:len(n.snapSubjects)-1]
 	var seqs []uint64
 	for subj := range info.State.Subjects {
 		name, err := base64.URLEncoding.DecodeString(strings.TrimPrefix(subj, prefix))

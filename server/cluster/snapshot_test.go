@@ -73,25 +73,31 @@ func TestLateNode(t *testing.T) {
 	if snaps == 0 {
 		t.Error("no snapshot was asked for")
 	}
-	// The store lists only the snapshots kept (three for a moment while a
-	// new one is trimmed behind), and every one listed can be read:
-	// deleted ones leave no tombstone behind.
+	seqs := keptSnapshots(t, late.Node)
+	t.Logf("the store lists snapshots %v after %d were asked for", seqs, snaps)
+}
+
+// keptSnapshots waits until the store lists only the snapshots kept
+// (three for a moment while a new one is trimmed behind), every one of
+// them readable: deleted ones leave no tombstone behind. It returns them.
+func keptSnapshots(t *testing.T, n *Node) []uint64 {
+	t.Helper()
 	var seqs []uint64
 	var err error
 	poll(t, "a listing of only the snapshots kept", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
-		if seqs, err = late.snapshotSeqs(ctx); err != nil || len(seqs) == 0 || len(seqs) > keepSnapshots {
+		if seqs, err = n.snapshotSeqs(ctx); err != nil || len(seqs) == 0 || len(seqs) > keepSnapshots {
 			return false
 		}
 		for _, seq := range seqs {
-			if _, err = late.obs.GetInfo(ctx, snapName(seq)); err != nil {
+			if _, err = n.obs.GetInfo(ctx, snapName(seq)); err != nil {
 				return false
 			}
 		}
 		return true
 	})
-	t.Logf("the store lists snapshots %v after %d were asked for", seqs, snaps)
+	return seqs
 }
 
 // TestFileStore restarts a lone node that keeps its log in files: the
@@ -151,20 +157,6 @@ func TestSnapshotTrim(t *testing.T) {
 		defer m.rec.mu.Unlock()
 		return m.rec.snaps >= want
 	})
-	var seqs []uint64
-	var err error
-	poll(t, "a listing of only the snapshots kept", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		if seqs, err = m.snapshotSeqs(ctx); err != nil || len(seqs) == 0 || len(seqs) > keepSnapshots {
-			return false
-		}
-		for _, seq := range seqs {
-			if _, err = m.obs.GetInfo(ctx, snapName(seq)); err != nil {
-				return false
-			}
-		}
-		return true
-	})
+	seqs := keptSnapshots(t, m.Node)
 	t.Logf("after %d entries and %d snapshots the store lists %v", i, want, seqs)
 }
