@@ -107,24 +107,29 @@ func TestNodeDown(t *testing.T) {
 // that their replicas agree.
 func sameState(t *testing.T, nodes []*member) {
 	t.Helper()
-	// Appends still on their way may land after the log's last sequence
-	// is read: wait until every node has read up to a last that holds.
+	// Appends still on their way (retried across an election, say) may
+	// land after the log's last sequence is read, so the replicas are
+	// compared as read at one moment when all stand at one sequence, at
+	// least that last.
 	_, last, _ := streamInfo(t, nodes[0].Node)
-	for {
-		for _, m := range nodes {
-			m.rec.await(t, fmt.Sprintf("seq %d", last), func(r *recorder) bool { return r.seq >= last })
-		}
-		_, now, _ := streamInfo(t, nodes[0].Node)
-		if now == last {
-			break
-		}
-		last = now
+	type state struct {
+		seq, count uint64
+		digest     [32]byte
 	}
-	seq0, count0, digest0 := nodes[0].rec.state()
-	for _, m := range nodes[1:] {
-		seq, count, digest := m.rec.state()
-		if seq != seq0 || count != count0 || digest != digest0 {
-			t.Errorf("%s at %d with %d entries, %s at %d with %d: replicas differ", m.Name(), seq, count, nodes[0].Name(), seq0, count0)
+	states := make([]state, len(nodes))
+	poll(t, fmt.Sprintf("every replica at one sequence, at least %d", last), func() bool {
+		for i, m := range nodes {
+			seq, count, digest := m.rec.state()
+			states[i] = state{seq, count, digest}
+			if seq < last || seq != states[0].seq {
+				return false
+			}
+		}
+		return true
+	})
+	for i, m := range nodes[1:] {
+		if st := states[i+1]; st != states[0] {
+			t.Errorf("%s at %d with %d entries, %s at %d with %d: replicas differ", m.Name(), st.seq, st.count, nodes[0].Name(), states[0].seq, states[0].count)
 		}
 	}
 }
