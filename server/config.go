@@ -81,10 +81,13 @@ type Config struct {
 	// 100th, so that a flood cannot flood the log.
 	LogSample bool
 
-	// holdAlways makes -loops hold every batch for the end of the round
-	// (see defaultHoldAt), whatever the receiver's backlog: tests set it
-	// to exercise that path.
+	// holdAlways makes -loops keep a batch open whenever its receiver has
+	// anything waiting (see defaultHoldAt), not only 16 batches or more:
+	// tests set it to exercise that path.
 	holdAlways bool
+	// tick, if set, replaces the sweeps' interval (see reactor.tick):
+	// tests that must not be rescued by a sweep set it long.
+	tick time.Duration
 }
 
 // Defaults.

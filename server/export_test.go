@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 
 	"campfire/protocol"
 	"campfire/server/cluster"
@@ -105,6 +108,52 @@ func PeakPending(s *Server) (int, error) {
 // MaxReplySize is the longest reply one request can get.
 func MaxReplySize() int { return maxReplySize() }
 
-// HoldAlways makes a server of several loops hold every batch for the end
-// of the sender's round, as it does only while the receiver is behind.
+// HoldAlways makes a server of several loops keep a batch open whenever
+// its receiver has anything waiting, as it does only while the receiver
+// is 16 batches behind.
 func HoldAlways(cfg *Config) { cfg.holdAlways = true }
+
+// RareSweeps makes the loops sweep their connections once an hour, not
+// every second, so that a sweep's round does not hand on what a test
+// expects something else to.
+func RareSweeps(cfg *Config) { cfg.tick = time.Hour }
+
+// BlockCampLoop stops the camp's loop (loop 0) in a task until release
+// is called, so that work piles up for it. With several loops only.
+func BlockCampLoop(s *Server) (release func(), err error) {
+	started, done := make(chan struct{}), make(chan struct{})
+	err = s.camp.r.loop(0).el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		close(started)
+		<-done
+		return nil
+	}))
+	if err != nil {
+		return nil, err
+	}
+	<-started
+	return sync.OnceFunc(func() { close(done) }), nil
+}
+
+// LoopOf returns the loop of the connection whose remote address is addr,
+// or -1 if there is none.
+func LoopOf(s *Server, addr string) (int, error) {
+	idx := -1
+	var mu sync.Mutex
+	err := s.camp.r.forEachLoop(context.Background(), true, func(l *campLoop) {
+		for c := l.active.head; c != nil; c = c.next {
+			if c.remote != nil && c.remote.String() == addr {
+				mu.Lock()
+				idx = int(l.idx)
+				mu.Unlock()
+			}
+		}
+	})
+	return idx, err
+}
+
+// CampInbox says how many batches wait in the camp loop's inbox, and which
+// loops keep a batch open for it (a bit per loop).
+func CampInbox(s *Server) (queued int, holders uint64) {
+	ln := s.camp.carrier.(*loopsCarrier).lanes[0].Load()
+	return int(ln.queued.Load()), ln.holders.Load()
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,8 +20,9 @@ import (
 // callback into one batch and hands it on at the callback's end; loop 0
 // applies them and gathers the results for each other loop the same way.
 // While the receiving loop is behind (defaultHoldAt batches waiting), a
-// batch for it stays open across callbacks and goes at the end of the
-// sender's round instead.
+// batch for it stays open across callbacks instead, and goes when the
+// receiver has caught up. Every loop drains its inbox at the end of each
+// callback, besides the task that wakes it for that.
 //
 // Hand-offs do not rely on gnet's task queues for order (they can reorder
 // tasks once the urgent queue overflows): every loop has an inbox, a
@@ -60,10 +62,10 @@ type lane struct {
 	queued atomic.Int32
 	wake   atomic.Bool // a task to empty the inbox is scheduled
 	task   gnet.Runnable
-	// held: batches for a loop that is behind are kept open across
-	// callbacks (see endRound), and flushTask, scheduled on this loop,
-	// hands them on after the round.
-	held      bool
+	// holders has a bit for every loop that keeps a batch open for this
+	// one while it is behind (see offer); the drain that empties the
+	// inbox schedules their flushTask, which hands the batches on.
+	holders   atomic.Uint64
 	flushTask gnet.Runnable
 	toCamp    *batch           // loops other than 0: commands gathered for loop 0
 	toLoop    [maxLoops]*batch // loop 0: results gathered for each loop
@@ -88,9 +90,7 @@ func (lc *loopsCarrier) addLoop(l *campLoop) {
 		return nil
 	})
 	ln.flushTask = gnet.RunnableFunc(func(context.Context) error {
-		ln.held = false
-		lc.handOn(ln, true)
-		ln.l.endEvent()
+		ln.l.endEvent() // its endRound hands on what was held
 		return nil
 	})
 	lc.lanes[l.idx].Store(ln)
@@ -121,37 +121,31 @@ func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
 
 // defaultHoldAt is how many batches a loop may have waiting in its inbox
 // before the others stop handing on a batch per callback: while it is that
-// far behind, a batch for it stays open across callbacks and goes when
-// full or at the end of the sender's round, by a task the sender schedules
-// on itself (its cost, an eventfd write, is paid only while a receiver is
-// behind). The receiver, behind anyway, loses nothing by taking its work
-// in fewer batches. Measured on 2 cores (README, Performance): 19,000
-// check-ins had 4,149 batches in flight at the peak, 168 with holding;
-// saturated, two loops delivered 10-13% more at 16% less CPU each.
+// far behind, a batch for it stays open across callbacks, gathering more,
+// and goes when full or when the receiver has emptied its inbox: the drain
+// that empties it schedules the holders' flushTask (one eventfd write per
+// holder, paid only while a receiver is behind). The receiver, behind
+// anyway, loses nothing by taking its work in fewer, fuller batches, and
+// what is on its way stays bounded: about holdAt batches and one open one
+// per sender. Measured on 2 cores (README, Performance): 19,000 check-ins
+// had 4,149 batches in flight at the peak when every callback handed on
+// its own; a hold that ended with the sender's round still let 79 pile up
+// in loop 0's inbox, one per round of loop 1.
 const defaultHoldAt = 16
 
 func (lc *loopsCarrier) endRound(l *campLoop) {
 	ln := lc.lanes[l.idx].Load()
-	if lc.handOn(ln, false) && !ln.held {
-		if err := l.el.Execute(context.Background(), ln.flushTask); err != nil {
-			// The engine is stopping: hand on what is held now.
-			lc.handOn(ln, true)
-			return
-		}
-		ln.held = true
+	if ln.inbox.Load() != nil {
+		ln.drain()
 	}
+	lc.handOn(ln)
 }
 
-// handOn sends what ln gathered for other loops; unless all is set, it
-// keeps open the batches for loops that are behind, and says whether it
-// kept any.
-func (lc *loopsCarrier) handOn(ln *lane, all bool) (kept bool) {
-	if b := ln.toCamp; b != nil {
-		if lc.offer(lc.lanes[0].Load(), b, all) {
-			ln.toCamp = nil
-		} else {
-			kept = true
-		}
+// handOn sends what ln gathered for other loops, but keeps open the
+// batches for loops that are behind (see offer).
+func (lc *loopsCarrier) handOn(ln *lane) {
+	if b := ln.toCamp; b != nil && lc.offer(ln, lc.lanes[0].Load(), b) {
+		ln.toCamp = nil
 	}
 	n := 0
 	for _, i := range ln.sendTo {
@@ -159,26 +153,37 @@ func (lc *loopsCarrier) handOn(ln *lane, all bool) (kept bool) {
 		if b == nil {
 			continue
 		}
-		if lc.offer(lc.lanes[i].Load(), b, all) {
+		if lc.offer(ln, lc.lanes[i].Load(), b) {
 			ln.toLoop[i] = nil
 			continue
 		}
 		ln.sendTo[n] = i
 		n++
-		kept = true
 	}
 	ln.sendTo = ln.sendTo[:n]
-	return kept
 }
 
-// offer sends b to to, unless to is behind (holdAt batches waiting) and
-// all is not set; it says whether b went.
-func (lc *loopsCarrier) offer(to *lane, b *batch, all bool) bool {
-	if !all && to.queued.Load() >= lc.holdAt {
-		return false
+// offer sends b from one loop to another, unless the receiver is behind;
+// it says whether b went. A batch kept is the sender's to hand on later:
+// the sender is listed among the receiver's holders before behind is
+// read again, and the receiver empties its inbox before it reads its
+// holders (drain), so either this second look sees the inbox emptied and
+// b goes now, or that drain schedules the sender's flushTask. A receiver
+// with anything in its inbox has a drain coming (send wakes it).
+func (lc *loopsCarrier) offer(from, to *lane, b *batch) bool {
+	if lc.behind(to) {
+		to.holders.Or(1 << from.l.idx)
+		if lc.behind(to) {
+			return false
+		}
 	}
 	lc.send(to, b)
 	return true
+}
+
+// behind says whether to has holdAt or more batches waiting.
+func (lc *loopsCarrier) behind(to *lane) bool {
+	return to.queued.Load() >= lc.holdAt && to.inbox.Load() != nil
 }
 
 // send pushes b onto to's inbox and wakes to's loop unless a wake-up is
@@ -201,9 +206,19 @@ func (lc *loopsCarrier) send(to *lane, b *batch) {
 	}
 }
 
-// receive empties the inbox on its own loop, oldest batch first.
+// receive is the task that empties the inbox on its own loop.
 func (ln *lane) receive() {
 	ln.wake.Store(false)
+	ln.drain()
+	ln.l.endEvent()
+}
+
+// drain handles what the inbox holds, oldest batch first, on its own loop.
+// Besides the task, every callback's end drains what has arrived by then
+// (see endRound): a loop busy with its own connections would otherwise
+// leave the other loops' work waiting for its next round, and what it
+// leaves waiting is memory, a burst of check-ins' replies and events.
+func (ln *lane) drain() {
 	ln.queued.Store(0)
 	var list *batch
 	for b := ln.inbox.Swap(nil); b != nil; {
@@ -239,7 +254,14 @@ func (ln *lane) receive() {
 		lc.s.resumeIfRoom(ln.l, c, now)
 	}
 	ln.waiting = ln.waiting[:0]
-	ln.l.endEvent()
+	// The loops that kept a batch for this one while it was behind hand
+	// it on now.
+	for h := ln.holders.Swap(0); h != 0; h &= h - 1 {
+		from := lc.lanes[bits.TrailingZeros64(h)].Load()
+		// An error means the engine is stopping and closes every
+		// connection: what was held no longer has anywhere to go.
+		_ = from.l.el.Execute(context.Background(), from.flushTask)
+	}
 }
 
 // flushIfMany writes the queued output once more connections wait for it

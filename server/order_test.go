@@ -320,3 +320,56 @@ func (c *orderClient) readOne() bool {
 	}
 	return true
 }
+
+// TestHeldBatchGoesWhenReceiverCatchesUp checks the one thing that moves
+// a batch kept open for a loop that is behind, when its sender has
+// nothing more to do: the receiver, once it has emptied its inbox, has
+// the sender hand it on. With 3 loops and the camp's loop stopped, a
+// request from loop 2 waits in the camp's inbox, and a request from loop 1
+// is then held (HoldAlways: any backlog). Loop 1 then has no other reason
+// to run: the replies of loop 2's request go to loop 2. Its request must
+// still be answered once the camp's loop goes on.
+func TestHeldBatchGoesWhenReceiverCatchesUp(t *testing.T) {
+	s := startServer(t, func(cfg *server.Config) {
+		cfg.Loops = 3
+		server.HoldAlways(cfg)
+		server.RareSweeps(cfg) // a sweep's round would hand it on too
+	})
+	var on [3]*client
+	for range 12 {
+		c := dial(t, s.Addr())
+		c.ping() // registered on its loop
+		idx, err := server.LoopOf(s, c.conn.LocalAddr().String())
+		if err != nil || idx < 0 {
+			t.Fatalf("the loop of %v: %d, %v", c.conn.LocalAddr(), idx, err)
+		}
+		if on[idx] == nil {
+			on[idx] = c
+		}
+	}
+	if on[1] == nil || on[2] == nil {
+		t.Fatalf("12 connections did not reach loops 1 and 2: %v", on)
+	}
+	release, err := server.BlockCampLoop(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	await := func(what string, ok func(queued int, holders uint64) bool) {
+		t.Helper()
+		deadline := time.Now().Add(waitFor)
+		for q, h := server.CampInbox(s); !ok(q, h); q, h = server.CampInbox(s) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v (inbox %d batches, holders %b)", what, waitFor, q, h)
+			}
+			<-time.After(time.Millisecond) // polling the inbox with a deadline
+		}
+	}
+	on[2].send("ping\r\n")
+	await("loop 2's request waits for the camp", func(q int, _ uint64) bool { return q == 1 })
+	on[1].send("ping\r\n")
+	await("loop 1 holds its request", func(q int, h uint64) bool { return q == 1 && h == 1<<1 })
+	release()
+	on[2].expectStatus(protocol.StatusOK)
+	on[1].expectStatus(protocol.StatusOK)
+}

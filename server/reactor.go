@@ -148,6 +148,9 @@ func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X])
 	}
 	r.tick = min(r.lim.idle, r.lim.linger, r.lim.frameTimeout, r.lim.slowTimeout) / 4
 	r.tick = max(min(r.tick, time.Second), 10*time.Millisecond)
+	if cfg.tick > 0 {
+		r.tick = cfg.tick
+	}
 	return r
 }
 
