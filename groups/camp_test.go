@@ -708,3 +708,45 @@ func TestStaleSeat(t *testing.T) {
 		})
 	}
 }
+
+// TestManyGroups fills more groups than one chunk of the group table
+// holds, empties groups on both sides of a chunk's edge, and checks the
+// invariants, Each, and that a snapshot restores to the same camp.
+func TestManyGroups(t *testing.T) {
+	const campers = 3*groupChunk*GroupSize + 5 // into a fourth chunk
+	ids, err := protocol.ParseIDRange("J00001-J01000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{IDs: ids}
+	c := newTestCamp(cfg)
+	now := t0()
+	for n := 1; n <= campers; n++ {
+		res := c.Handle(c.conn(n), parseRequest(t, fmt.Sprintf("checkin J%05d", n)), now)
+		if want := (n-1)/GroupSize + 1; res.Change.Kind != ChangeCheckin || res.Change.Group != want {
+			t.Fatalf("checkin %d: %+v, want group %d", n, res.Change, want)
+		}
+	}
+	// Empty the last group of the first chunk and the first of the second.
+	for _, num := range []int{groupChunk, groupChunk + 1} {
+		for i := range GroupSize {
+			c.Leave(c.conn((num-1)*GroupSize+i+1), now)
+		}
+	}
+	checkInvariants(t, "after leaving", c)
+	checkEach(t, "after leaving", c)
+	if got, want := c.Groups(), (campers+GroupSize-1)/GroupSize-2; got != want {
+		t.Fatalf("%d groups, want %d", got, want)
+	}
+	// The next check-ins refill the emptied groups, lowest first, after
+	// the last group's free seats.
+	for k, want := range []int{campers/GroupSize + 1, campers/GroupSize + 1, campers/GroupSize + 1, groupChunk} {
+		n := campers + 1 + k
+		res := c.Handle(c.conn(n), parseRequest(t, fmt.Sprintf("checkin J%05d", n)), now)
+		if res.Change.Group != want {
+			t.Fatalf("checkin %d: group %d, want %d", n, res.Change.Group, want)
+		}
+	}
+	checkInvariants(t, "after refilling", c)
+	fuzzTwin(t, cfg, c, nil, 0)
+}

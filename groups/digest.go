@@ -19,12 +19,12 @@ func (c *Camp[P]) Digest() uint64 {
 	// Two independent lanes, the groups and ids in one and the check-in
 	// times in the other, let the CPU mix two words at once.
 	a, b := digest(digestSeed), digest(digestSeed)
-	for i := range c.groups {
-		g := &c.groups[i]
+	for num := 1; num <= c.groups.len(); num++ {
+		g := c.groups.at(num)
 		if g.n == 0 {
 			continue
 		}
-		w := uint64(i+1)<<32 | uint64(g.n)<<1
+		w := uint64(num)<<32 | uint64(g.n)<<1
 		if g.session {
 			a.add(w | 1)
 			a.add(uint64(g.host)<<32 | uint64(g.remaining))

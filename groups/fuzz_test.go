@@ -209,9 +209,9 @@ func fuzzRequest(op, arg int) string {
 
 // sizes returns how many campers each group number has.
 func sizes(c *testCamp) []int {
-	s := make([]int, len(c.groups))
-	for i := range c.groups {
-		s[i] = c.groups[i].n
+	s := make([]int, c.groups.len())
+	for i := range c.groups.len() {
+		s[i] = c.groups.at(i + 1).n
 	}
 	return s
 }
@@ -274,7 +274,7 @@ func checkInvariants(t *testing.T, what string, c *testCamp) {
 			continue
 		}
 		seated++
-		if num < 0 || num > len(c.groups) || !slices.Contains(c.groups[num-1].conns[:c.groups[num-1].n], p) {
+		if num < 0 || num > c.groups.len() || !slices.Contains(c.groups.at(num).conns[:c.groups.at(num).n], p) {
 			fail("c%d has a seat in group %d, which does not hold it", n, num)
 		}
 		if !c.In(p) {
@@ -287,8 +287,8 @@ func checkInvariants(t *testing.T, what string, c *testCamp) {
 	seen := make(map[protocol.CampID]int)
 	seenConn := make(map[*tc]int)
 	live, running := 0, 0
-	for i := range c.groups {
-		g, num := &c.groups[i], i+1
+	for i := range c.groups.len() {
+		g, num := c.groups.at(i+1), i+1
 		if g.n < 0 || g.n > GroupSize {
 			fail("group %d has %d campers", num, g.n)
 		}
@@ -348,8 +348,8 @@ func checkInvariants(t *testing.T, what string, c *testCamp) {
 		fail("%d sessions running, Sessions %d", running, c.Sessions())
 	}
 	checkEach(t, what, c)
-	checkHeap(t, what, &c.seats, len(c.groups))
-	checkHeap(t, what, &c.free, len(c.groups))
+	checkHeap(t, what, &c.seats, c.groups.len())
+	checkHeap(t, what, &c.free, c.groups.len())
 }
 
 // checkHeap checks h's heap order and index, and that it holds no number

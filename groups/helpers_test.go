@@ -69,7 +69,7 @@ func (c *testCamp) camper(n int) protocol.CampID {
 	if !ok {
 		return 0
 	}
-	return c.groups[num-1].ids[i]
+	return c.groups.at(num).ids[i]
 }
 
 // t0 is the time the tests start their camps at.
@@ -243,13 +243,13 @@ func checkEach(tb testing.TB, what string, c *testCamp) {
 	tb.Helper()
 	next := 0 // index in c.groups of the next group Each must show
 	for v := range c.Each {
-		for next < len(c.groups) && c.groups[next].n == 0 {
+		for next < c.groups.len() && c.groups.at(next+1).n == 0 {
 			next++
 		}
-		if next == len(c.groups) || v.Number != next+1 {
-			tb.Fatalf("%s: Each shows group %d, want %d of %d", what, v.Number, next+1, len(c.groups))
+		if next == c.groups.len() || v.Number != next+1 {
+			tb.Fatalf("%s: Each shows group %d, want %d of %d", what, v.Number, next+1, c.groups.len())
 		}
-		g := &c.groups[next]
+		g := c.groups.at(next + 1)
 		next++
 		if len(v.Members) != g.n {
 			tb.Fatalf("%s: Each shows %d campers in group %d, want %d", what, len(v.Members), v.Number, g.n)
@@ -268,10 +268,10 @@ func checkEach(tb testing.TB, what string, c *testCamp) {
 			tb.Fatalf("%s: Each shows the session of group %d as %+v, want %+v", what, v.Number, v.Session, want)
 		}
 	}
-	for next < len(c.groups) && c.groups[next].n == 0 {
+	for next < c.groups.len() && c.groups.at(next+1).n == 0 {
 		next++
 	}
-	if next != len(c.groups) {
+	if next != c.groups.len() {
 		tb.Fatalf("%s: Each stopped before group %d", what, next+1)
 	}
 }

@@ -79,18 +79,18 @@ func (c *Camp[P]) AppendSnapshot(dst []byte, key func(dst []byte, p P) []byte) [
 		draining = 1
 	}
 	dst = append(dst, draining)
-	dst = binary.AppendUvarint(dst, uint64(len(c.groups)))
+	dst = binary.AppendUvarint(dst, uint64(c.groups.len()))
 	dst = binary.AppendUvarint(dst, uint64(len(c.byID)))
 	dst = binary.AppendUvarint(dst, uint64(c.live))
 
 	prevNum, prevSince := 0, int64(0)
-	for i := range c.groups {
-		g := &c.groups[i]
+	for num := 1; num <= c.groups.len(); num++ {
+		g := c.groups.at(num)
 		if g.n == 0 {
 			continue
 		}
-		dst = binary.AppendUvarint(dst, uint64(i+1-prevNum))
-		prevNum = i + 1
+		dst = binary.AppendUvarint(dst, uint64(num-prevNum))
+		prevNum = num
 		head := byte(g.n)
 		if g.session {
 			head |= headSession | byte(g.seat(g.host))<<headHostShift
@@ -219,7 +219,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 		return d.err
 	}
 
-	c.groups = make([]group[P], slots)
+	c.groups.reset(slots)
 	c.byID = make(map[protocol.CampID]int32, campers)
 	num, since := 0, int64(0)
 	for range live {
@@ -232,7 +232,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 			return d.errorf("group number step 0 after group %d", num)
 		}
 		num += step
-		g := &c.groups[num-1]
+		g := c.groups.at(num)
 		g.n = int(head & headCampers)
 		host := int(head>>headHostShift) & (GroupSize - 1)
 		switch {
@@ -275,7 +275,7 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 				return fmt.Errorf("%w: key of %s: %w", ErrBadSnapshot, c.ids.Format(id), err)
 			}
 			if on, at, ok := c.find(p); ok {
-				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(c.groups[on-1].ids[at]))
+				return d.errorf("group %d: %s has the connection of %s", num, c.ids.Format(id), c.ids.Format(c.groups.at(on).ids[at]))
 			}
 			g.ids[j], g.since[j], g.conns[j] = id, since, p
 			c.byID[id] = int32(num)
@@ -293,12 +293,12 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 	}
 
 	// Numbers pushed in ascending order are a heap as they stand.
-	for i := range c.groups {
-		switch n := c.groups[i].n; {
+	for num := 1; num <= c.groups.len(); num++ {
+		switch n := c.groups.at(num).n; {
 		case n == 0:
-			c.free.push(i + 1)
+			c.free.push(num)
 		case n < GroupSize:
-			c.seats.push(i + 1)
+			c.seats.push(num)
 		}
 	}
 	c.live = live

@@ -51,15 +51,15 @@ type GroupView[P comparable] struct {
 // from Len, Groups and Sessions.
 func (c *Camp[P]) Each(yield func(GroupView[P]) bool) {
 	defer clear(c.view[:]) // do not keep closed connections reachable
-	for i := 0; i < len(c.groups); i++ {
-		g := &c.groups[i]
+	for num := 1; num <= c.groups.len(); num++ {
+		g := c.groups.at(num)
 		if g.n == 0 {
 			continue
 		}
 		for j := range g.n {
 			c.view[j] = Member[P]{ID: g.ids[j], Conn: g.conns[j], Since: time.Unix(0, g.since[j]).UTC()}
 		}
-		v := GroupView[P]{Number: i + 1, Members: c.view[:g.n:g.n]}
+		v := GroupView[P]{Number: num, Members: c.view[:g.n:g.n]}
 		if g.session {
 			v.Session = Session{Host: g.host, Max: int(g.max), Remaining: int(g.remaining)}
 		}
