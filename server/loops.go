@@ -359,10 +359,15 @@ type batch struct {
 
 // A batch this full is handed on at once. Small batches cost a push
 // each, not a wake-up; large ones stay allocated (see freeBudget) long
-// after the burst that filled them.
+// after the burst that filled them. During 19,000 check-ins 38 batches
+// were on their way at the peak, nearly all held ones filled to the
+// limit: at 128 records and 8 KiB each they kept 620 KB in the free list
+// afterwards; halved, 19k RSS with 2 loops fell from 747-769 to 729-732
+// bytes per connection, while saturated delivery went from 569,000-667,000
+// to 556,000-585,000/s (3 runs each, alternating).
 const (
-	batchRecords = 128
-	batchBytes   = 8 << 10
+	batchRecords = 64
+	batchBytes   = 4 << 10
 	freeBudget   = 1 << 20 // bytes of empty batches kept for reuse
 )
 
