@@ -67,6 +67,10 @@ type lane struct {
 	// inbox schedules their flushTask, which hands the batches on.
 	holders   atomic.Uint64
 	flushTask gnet.Runnable
+	// draining is set while drain runs: a write that fails inside it
+	// closes a connection, and OnClose's endEvent must not drain again in
+	// the middle (newer batches would overtake the rest of this one).
+	draining bool
 	toCamp    *batch           // loops other than 0: commands gathered for loop 0
 	toLoop    [maxLoops]*batch // loop 0: results gathered for each loop
 	sendTo    []uint8          // loop 0: which toLoop batches are in use
@@ -135,7 +139,7 @@ const defaultHoldAt = 16
 
 func (lc *loopsCarrier) endRound(l *campLoop) {
 	ln := lc.lanes[l.idx].Load()
-	if ln.inbox.Load() != nil {
+	if !ln.draining && ln.inbox.Load() != nil {
 		ln.drain()
 	}
 	lc.handOn(ln)
@@ -219,6 +223,8 @@ func (ln *lane) receive() {
 // leave the other loops' work waiting for its next round, and what it
 // leaves waiting is memory, a burst of check-ins' replies and events.
 func (ln *lane) drain() {
+	ln.draining = true
+	defer func() { ln.draining = false }()
 	ln.queued.Store(0)
 	var list *batch
 	for b := ln.inbox.Swap(nil); b != nil; {
