@@ -71,11 +71,11 @@ type lane struct {
 	// closes a connection, and OnClose's endEvent must not drain again in
 	// the middle (newer batches would overtake the rest of this one).
 	draining bool
-	toCamp    *batch           // loops other than 0: commands gathered for loop 0
-	toLoop    [maxLoops]*batch // loop 0: results gathered for each loop
-	sendTo    []uint8          // loop 0: which toLoop batches are in use
-	router    loopsRouter      // loop 0
-	waiting   []*campConn      // paused connections that got replies
+	toCamp   *batch           // loops other than 0: commands gathered for loop 0
+	toLoop   [maxLoops]*batch // loop 0: results gathered for each loop
+	sendTo   []uint8          // loop 0: which toLoop batches are in use
+	router   loopsRouter      // loop 0
+	waiting  []*campConn      // paused connections that got replies
 }
 
 func newLoopsCarrier(s *campService, cfg *Config) *loopsCarrier {
