@@ -369,8 +369,8 @@ type batch struct {
 // were on their way at the peak, nearly all held ones filled to the
 // limit: at 128 records and 8 KiB each they kept 620 KB in the free list
 // afterwards; halved, 19k RSS with 2 loops fell from 747-769 to 729-732
-// bytes per connection, while saturated delivery went from 569,000-667,000
-// to 556,000-585,000/s (3 runs each, alternating).
+// bytes per connection, and saturated delivery stayed where it was
+// (607,000-665,000 and 604,000-653,000/s, 5 runs each, alternating).
 const (
 	batchRecords = 64
 	batchBytes   = 4 << 10
