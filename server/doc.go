@@ -124,7 +124,9 @@
 // until the receiver catches up, with the drains, from 460,000–581,000 to
 // 560,000–738,000 in a later session (README).
 //
-// Empty batches are kept for reuse in a list bounded in bytes. A
+// Empty batches are kept for reuse in a list bounded in bytes (4 MiB: with
+// 1 MiB, saturated, it overflowed and emptied in turn, making 20 MB/s of
+// garbage and about 20 GCs a second; see freeBudget). A
 // sync.Pool, which every GC empties, made the garbage that brought on the
 // next GC: 10 per window where one loop has 1; 5 with free lists kept
 // per loop (the figures above), fewer as the heap settles. A list of 16
