@@ -27,8 +27,9 @@ func TestOrderAcrossLoops(t *testing.T) {
 	t.Run("hold=always", func(t *testing.T) { t.Parallel(); orderAcrossLoops(t, true) })
 }
 
-// orderAcrossLoops runs the order test; with hold, every batch between the
-// loops is held for the end of its sender's round.
+// orderAcrossLoops runs the order test; with hold, a batch between the
+// loops is held whenever its receiver has anything waiting, and goes when
+// the receiver has caught up.
 func orderAcrossLoops(t *testing.T, hold bool) {
 	const (
 		groups   = 4
