@@ -133,7 +133,7 @@ type Camp[P Conn] struct {
 	live   int     // groups with at least one camper
 	runs   int     // groups with a peer session running
 	seats  numHeap // groups with 1 to GroupSize-1 campers
-	free   numHeap // numbers up to len(groups) of groups that do not exist
+	free   numHeap // numbers up to groups.len() of groups that do not exist
 
 	help []byte // protocol.Help, converted once
 
@@ -633,6 +633,18 @@ func (t *groupTable[P]) add() int {
 	}
 	t.n++
 	return t.n
+}
+
+// all yields every group with its number, in number order.
+func (t *groupTable[P]) all(yield func(num int, g *group[P]) bool) {
+	num := 0
+	for _, chunk := range t.chunks {
+		for i := range chunk {
+			if num++; num > t.n || !yield(num, &chunk[i]) {
+				return
+			}
+		}
+	}
 }
 
 // reset makes the table n empty groups.

@@ -19,8 +19,7 @@ func (c *Camp[P]) Digest() uint64 {
 	// Two independent lanes, the groups and ids in one and the check-in
 	// times in the other, let the CPU mix two words at once.
 	a, b := digest(digestSeed), digest(digestSeed)
-	for num := 1; num <= c.groups.len(); num++ {
-		g := c.groups.at(num)
+	for num, g := range c.groups.all {
 		if g.n == 0 {
 			continue
 		}

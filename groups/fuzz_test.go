@@ -209,9 +209,9 @@ func fuzzRequest(op, arg int) string {
 
 // sizes returns how many campers each group number has.
 func sizes(c *testCamp) []int {
-	s := make([]int, c.groups.len())
-	for i := range c.groups.len() {
-		s[i] = c.groups.at(i + 1).n
+	s := make([]int, 0, c.groups.len())
+	for _, g := range c.groups.all {
+		s = append(s, g.n)
 	}
 	return s
 }
@@ -286,9 +286,11 @@ func checkInvariants(t *testing.T, what string, c *testCamp) {
 	}
 	seen := make(map[protocol.CampID]int)
 	seenConn := make(map[*tc]int)
-	live, running := 0, 0
-	for i := range c.groups.len() {
-		g, num := c.groups.at(i+1), i+1
+	live, running, walked := 0, 0, 0
+	for num, g := range c.groups.all {
+		if walked++; num != walked || g != c.groups.at(num) {
+			fail("the walk of the groups gives group %d as number %d", walked, num)
+		}
 		if g.n < 0 || g.n > GroupSize {
 			fail("group %d has %d campers", num, g.n)
 		}
@@ -346,6 +348,9 @@ func checkInvariants(t *testing.T, what string, c *testCamp) {
 	}
 	if running != c.Sessions() {
 		fail("%d sessions running, Sessions %d", running, c.Sessions())
+	}
+	if walked != c.groups.len() {
+		fail("the walk of the groups gives %d, the table holds %d", walked, c.groups.len())
 	}
 	checkEach(t, what, c)
 	checkHeap(t, what, &c.seats, c.groups.len())

@@ -84,8 +84,7 @@ func (c *Camp[P]) AppendSnapshot(dst []byte, key func(dst []byte, p P) []byte) [
 	dst = binary.AppendUvarint(dst, uint64(c.live))
 
 	prevNum, prevSince := 0, int64(0)
-	for num := 1; num <= c.groups.len(); num++ {
-		g := c.groups.at(num)
+	for num, g := range c.groups.all {
 		if g.n == 0 {
 			continue
 		}
@@ -293,8 +292,8 @@ func (c *Camp[P]) restore(data []byte, key func([]byte) (P, error)) error {
 	}
 
 	// Numbers pushed in ascending order are a heap as they stand.
-	for num := 1; num <= c.groups.len(); num++ {
-		switch n := c.groups.at(num).n; {
+	for num, g := range c.groups.all {
+		switch n := g.n; {
 		case n == 0:
 			c.free.push(num)
 		case n < GroupSize:

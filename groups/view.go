@@ -51,8 +51,7 @@ type GroupView[P comparable] struct {
 // from Len, Groups and Sessions.
 func (c *Camp[P]) Each(yield func(GroupView[P]) bool) {
 	defer clear(c.view[:]) // do not keep closed connections reachable
-	for num := 1; num <= c.groups.len(); num++ {
-		g := c.groups.at(num)
+	for num, g := range c.groups.all {
 		if g.n == 0 {
 			continue
 		}
