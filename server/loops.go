@@ -240,7 +240,7 @@ func (ln *lane) drain() {
 		for i := range b.cmds {
 			cmd := b.command(&b.cmds[i])
 			lc.s.sequence(&cmd, now, lc.router(ln.l, now))
-			ln.flushIfMany()
+			ln.l.flushIfMany()
 		}
 		for i := range b.results {
 			rec := &b.results[i]
@@ -249,7 +249,7 @@ func (ln *lane) drain() {
 			if rec.answer && rec.c.paused {
 				ln.waiting = append(ln.waiting, rec.c)
 			}
-			ln.flushIfMany()
+			ln.l.flushIfMany()
 		}
 		lc.put(b)
 		b = next
@@ -267,16 +267,6 @@ func (ln *lane) drain() {
 		// An error means the engine is stopping and closes every
 		// connection: what was held no longer has anywhere to go.
 		_ = from.l.el.Execute(context.Background(), from.flushTask)
-	}
-}
-
-// flushIfMany writes the queued output once more connections wait for it
-// than there are spare buffers: a large batch (a burst of check-ins) would
-// otherwise hold a fresh output buffer for every connection it touches
-// until the round ends. It runs between records, never inside the camp.
-func (ln *lane) flushIfMany() {
-	if len(ln.l.dirty) >= spareBuffers && len(ln.l.spare) == 0 {
-		ln.l.flush()
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/netip"
 	"time"
 
@@ -9,10 +10,10 @@ import (
 )
 
 // The write side of the reactor. Frames queued for a connection during one
-// callback are appended to its output buffer and written with one Write at
-// the callback's end (flush), so a connection sent many frames in one event
-// costs one syscall, and a broadcast frame encoded once is copied to each
-// peer.
+// round of its loop (every callback of one epoll_wait) are appended to its
+// output buffer and written with one Write at the round's end (flush), so a
+// connection sent many frames in one round costs one syscall, and a
+// broadcast frame encoded once is copied to each peer.
 //
 // The output limit is hard: before a service handles a request it asks
 // full whether the connection's unsent output (gnet's buffer plus what is
@@ -137,9 +138,46 @@ func (l *loop[X]) resume(c *conn[X]) {
 	}
 }
 
+// endCallback ends an I/O callback. What the callbacks of one round
+// queued is written, and what they gathered for other loops handed on, at
+// the round's end: the round's first callback schedules endTask, which gnet
+// runs on this loop once every event of the epoll_wait has had its
+// callback (and those of the next, non-blocking one: the task's wake-up is
+// among its events). So two events for one connection in one round go in
+// one write, not two; at 60,000 deliveries/s with 2 loops, writing at each
+// callback's end cost 13.6-14.9 µs of CPU per delivery, at the round's end
+// 11.9-12.8 (README, Performance). Scheduling costs an eventfd write when
+// no wake-up is pending, on a loop that is awake: no thread to wake.
+//
+// A round of many events writes early (flushIfMany).
+func (l *loop[X]) endCallback() {
+	l.flushIfMany()
+	if l.endPending {
+		return
+	}
+	l.endPending = true
+	if err := l.el.Execute(context.Background(), l.endTask); err != nil {
+		// The engine is stopping: no task runs any more.
+		l.endPending = false
+		l.endEvent()
+	}
+}
+
+// flushIfMany writes the queued output once more connections wait for it
+// than there are spare buffers: a round of many events, or a drain of a
+// large batch (a burst of check-ins), would otherwise hold a fresh output
+// buffer for every connection it touches until the round ends. It runs
+// between callbacks or records, never inside the camp or a flush.
+func (l *loop[X]) flushIfMany() {
+	if len(l.dirty) >= spareBuffers && len(l.spare) == 0 && !l.flushing {
+		l.flush()
+	}
+}
+
 // endEvent flushes l's output and lets the service pass on what it
-// gathered for other loops. Nested calls (OnClose inside a Write) leave the
-// work to the outer one.
+// gathered for other loops: at the end of a round (endTask), a task or a
+// tick. Nested calls (OnClose inside a Write) leave the work to the outer
+// one.
 func (l *loop[X]) endEvent() {
 	if l.flushing {
 		return

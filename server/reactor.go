@@ -40,8 +40,9 @@ type service[X any] interface {
 	// refusal answers a connection refused at connect (over a cap, or while
 	// shutting down); nil closes it without a word.
 	refusal(busy bool) []byte
-	// endRound runs at the end of every callback on l, after l's output has
-	// been flushed: a carrier hands on what it gathered for other loops.
+	// endRound runs at the end of every round of l's event loop (and of
+	// every task and tick on it), after l's output has been flushed: a
+	// carrier hands on what it gathered for other loops.
 	endRound(l *loop[X])
 	// describe adds the service's fields to a connection's close log line
 	// (the camper's id, for the camp service).
@@ -117,6 +118,10 @@ type loop[X any] struct {
 	writing     *conn[X]  // the conn being written in flush (a failed write closes it inside)
 	spare       []*[]byte // flushed output buffers kept for reuse
 	peak        int       // the most unsent output any connection had after a flush (tests)
+	// endTask ends the loop's round (see endCallback); endPending says it
+	// is scheduled.
+	endTask    gnet.Runnable
+	endPending bool
 }
 
 func newReactor[X any](name string, cfg Config, log *zap.Logger, svc service[X]) *reactor[X] {
@@ -173,6 +178,11 @@ func (r *reactor[X]) loopOf(gc gnet.Conn) *loop[X] {
 		}
 	}
 	l := &loop[X]{r: r, el: el, idx: uint8(n)}
+	l.endTask = gnet.RunnableFunc(func(context.Context) error {
+		l.endPending = false
+		l.endEvent()
+		return nil
+	})
 	if r.onLoop != nil {
 		r.onLoop(l)
 	}
@@ -412,7 +422,7 @@ func (r *reactor[X]) OnTraffic(gc gnet.Conn) gnet.Action {
 	default:
 		r.svc.input(l, c, now)
 	}
-	l.endEvent()
+	l.endCallback()
 	return gnet.None
 }
 
@@ -465,7 +475,7 @@ func (r *reactor[X]) OnClose(gc gnet.Conn, err error) gnet.Action {
 		r.closeDrainDone()
 	}
 	if !stopping {
-		l.endEvent()
+		l.endCallback()
 	}
 	return gnet.None
 }
