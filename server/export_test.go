@@ -119,7 +119,8 @@ func HoldAlways(cfg *Config) { cfg.holdAlways = true }
 func RareSweeps(cfg *Config) { cfg.tick = time.Hour }
 
 // BlockCampLoop stops the camp's loop (loop 0) in a task until release
-// is called, so that work piles up for it. With several loops only.
+// is called, so that work piles up for it. A connection must have opened
+// on loop 0 first: loops are registered as they get their first.
 func BlockCampLoop(s *Server) (release func(), err error) {
 	started, done := make(chan struct{}), make(chan struct{})
 	err = s.camp.r.loop(0).el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
@@ -156,4 +157,16 @@ func LoopOf(s *Server, addr string) (int, error) {
 func CampInbox(s *Server) (queued int, holders uint64) {
 	ln := s.camp.carrier.(*loopsCarrier).lanes[0].Load()
 	return int(ln.queued.Load()), ln.holders.Load()
+}
+
+// Writes is how many Writes the camp's loops have handed gnet so far.
+func Writes(s *Server) (int, error) {
+	var mu sync.Mutex
+	n := 0
+	err := s.camp.r.forEachLoop(context.Background(), true, func(l *campLoop) {
+		mu.Lock()
+		n += l.writes
+		mu.Unlock()
+	})
+	return n, err
 }

@@ -108,6 +108,7 @@ func (l *loop[X]) write(c *conn[X]) {
 	l.writing = c
 	for data := *out; len(data) > 0; {
 		n, err := c.gc.Write(data[:min(len(data), writeChunk)])
+		l.writes++
 		c.bytesOut += uint64(n)
 		l.r.m.Sent(n)
 		if err != nil || c.state > stateLinger {

@@ -118,6 +118,7 @@ type loop[X any] struct {
 	writing     *conn[X]  // the conn being written in flush (a failed write closes it inside)
 	spare       []*[]byte // flushed output buffers kept for reuse
 	peak        int       // the most unsent output any connection had after a flush (tests)
+	writes      int       // Writes handed to gnet (tests)
 	// endTask ends the loop's round (see endCallback); endPending says it
 	// is scheduled.
 	endTask    gnet.Runnable
