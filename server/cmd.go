@@ -45,9 +45,9 @@ the connection, or with -keep-open keeps echoing.`
 
 func runCommand(name string, args []string, stdout, stderr io.Writer, challenge bool) int {
 	cfg := DefaultConfig()
-	about, loopsHelp := aboutEcho, "gnet event loops; 0, the default, is one per CPU the process may use"
+	about, loopsHelp := aboutEcho, "gnet event loops, or 0 for one per CPU the process may use"
 	if challenge {
-		about, loopsHelp = aboutServe, "gnet event loops; 0, the default, is one per CPU the process may use; with more than one, connections are spread over them and the camp stays on the first"
+		about, loopsHelp = aboutServe, "gnet event loops, or 0 for one per CPU the process may use; with more than one, connections are spread over them and the camp stays on the first"
 	}
 	cmd := cli.New("campfire "+name, about, stdout, stderr)
 	fs := cmd.Flags

@@ -33,7 +33,7 @@ func TestCommandHelp(t *testing.T) {
 				"-max-pending", "(default 4194304)",
 				"-idle", "(default 10m0s)",
 				"-max-conns", "0: the open-file limit less 256",
-				"-loops", "0, the default, is one per CPU",
+				"-loops", "0 for one per CPU", "the camp stays on the first (default 1)",
 				"-grace", "(default 5s)",
 				"-log-level", "(default info)",
 				"-log-format", `(default "console")`,
@@ -47,7 +47,7 @@ func TestCommandHelp(t *testing.T) {
 				"-addr", `(default "0.0.0.0:2022")`,
 				"-keep-open",
 				"-max-pending", "-idle", "-max-conns", "-grace", "-log-level", "-log-format", "-cpuprofile",
-				"-loops", "0, the default, is one per CPU",
+				"-loops", "one per CPU the process may use (default 1)",
 			},
 			wantNot: []string{"the camp", "-ids", "-echo-addr"},
 		},
@@ -169,23 +169,35 @@ func TestCommandEnv(t *testing.T) {
 	}
 }
 
-// TestDefaultLoops: by default the server runs one event loop per CPU the
-// process may use, and its starting line says how many.
+// TestDefaultLoops: by default the server runs one event loop, and with
+// -loops 0 one per CPU the process may use; its starting line says how
+// many.
 func TestDefaultLoops(t *testing.T) {
-	cfg := server.DefaultConfig()
-	if cfg.Loops != 0 {
-		t.Fatalf("default loops %d, want 0 (one per CPU)", cfg.Loops)
+	if cfg := server.DefaultConfig(); cfg.Loops != 1 {
+		t.Fatalf("default loops %d, want 1", cfg.Loops)
 	}
-	core, logs := observer.New(zap.InfoLevel)
-	cfg.Addr = "127.0.0.1:0"
-	s, err := server.Start(cfg, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { shutdown(t, s) })
-	want := min(runtime.GOMAXPROCS(0), 64)
-	started := logs.FilterMessage("starting").FilterField(zap.Int("loops", want)).Len()
-	if started != 1 {
-		t.Errorf("no starting line with loops=%d: %v", want, logs.FilterMessage("starting").All())
+	for _, tt := range []struct {
+		name  string
+		loops int
+		want  int
+	}{
+		{name: "default", loops: server.DefaultConfig().Loops, want: 1},
+		{name: "one per CPU", loops: 0, want: min(runtime.GOMAXPROCS(0), 64)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			cfg := server.DefaultConfig()
+			cfg.Addr = "127.0.0.1:0"
+			cfg.Loops = tt.loops
+			s, err := server.Start(cfg, zap.New(core))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { shutdown(t, s) })
+			started := logs.FilterMessage("starting").FilterField(zap.Int("loops", tt.want)).Len()
+			if started != 1 {
+				t.Errorf("no starting line with loops=%d: %v", tt.want, logs.FilterMessage("starting").All())
+			}
+		})
 	}
 }
