@@ -78,7 +78,7 @@ type carrier interface {
 	addLoop(l *campLoop)
 	// submit hands a command from the loop that read it.
 	submit(l *campLoop, cmd *command, now time.Time)
-	// endRound passes on what l gathered during a callback.
+	// endRound passes on what l gathered during a round of its loop.
 	endRound(l *campLoop)
 	// router returns the router of results on loop 0, the camp's, for
 	// results that come from elsewhere than a submit (the cluster's log).

@@ -270,7 +270,7 @@ func (cc *clusterCamp) order(cmd *command, now time.Time, out router) {
 }
 
 // flush publishes what this round appended; the camp's loop calls it at
-// the end of every callback.
+// the end of every round (and of every task).
 func (cc *clusterCamp) flush() {
 	if cc.dirty {
 		cc.dirty = false

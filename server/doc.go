@@ -14,16 +14,17 @@
 // groups.Camp, the single-threaded state machine, and routes every frame
 // the camp produced as a result (connection, bytes, last?) back to the loop
 // of its connection. There campService.receive queues the bytes on the
-// connection's output (output.go); at the end of the callback flush writes
-// each connection's output with one Write. A result marked last makes the
+// connection's output (output.go); at the end of the loop's round (every
+// callback of one epoll_wait) flush writes each connection's output with
+// one Write. A result marked last makes the
 // connection linger: a FIN goes out once its output has drained, and the
 // socket is closed when the client closes or the grace period is up.
 //
-// There is one path and several carriers. With one loop (-loops 1, or a
-// machine with one CPU) the camp is on the loop that read the request: the
-// direct carrier applies the command at once and the results are queued
-// straight away, with nothing copied. With several (the default is one per
-// CPU) the camp stays on loop 0 and the loops carrier (loops.go) moves
+// There is one path and several carriers. With one loop (the default) the
+// camp is on the loop that read the request: the direct carrier applies
+// the command at once and the results are queued straight away, with
+// nothing copied. With several (-loops N, or -loops 0 for one per CPU) the
+// camp stays on loop 0 and the loops carrier (loops.go) moves
 // commands and results between loops in batches through per-loop lock-free
 // inboxes. Neither the reactor nor the camp
 // service knows which carrier runs.
@@ -72,6 +73,11 @@
 //     that has not expired. Stale frames are found by walking that list,
 //     only while some connection has a partial frame: a list of their own
 //     would cost every connection two more pointers.
+//   - gnet has no callback for the end of a round (the events of one
+//     epoll_wait), but it runs the tasks queued for a loop after them, and
+//     a task queued during the round makes the next, non-blocking
+//     epoll_wait return at once: so the round's first callback queues the
+//     task that writes and hands on for the whole round (endCallback).
 //   - gnet's task queues do not keep order under load (a task queued after
 //     the urgent queue overflowed may run after a later one), so the loops
 //     carrier never relies on them for order: each loop's inbox is a stack
@@ -89,54 +95,48 @@
 //
 // # Loops
 //
-// The default is one event loop per CPU. Measured with make compare on 2
-// cores shared with the harness, 10,000 connections in groups of 4, 20,000
-// messages/s offered (60,000 deliveries/s), every run beside the
-// conventional server, steal at most 1.2% and other programs' CPU at most
-// 0.5% (README, Performance):
+// The default is one event loop. Measured with make compare on 2 cores
+// shared with the harness, 10,000 connections in groups of 4, 20,000
+// messages/s offered (60,000 deliveries/s), five runs of each beside the
+// conventional server, steal 0.1-5.5 % (README, Performance):
 //
 //	               p50 ms     p99 ms     p99.9 ms   CPU µs/delivery
-//	1 loop         2.6–77     45–482     60–552     12.1–13.6   (3 runs)
-//	2 loops        0.29–0.80  4.5–28     13–63      12.2–14.1   (5 runs)
-//	conventional   0.38–0.66  5.0–34     12–59      13.5–16.5   (5 runs)
+//	1 loop         0.35–0.55  4.1–10.4   9.0–16     8.2–9.6
+//	2 loops        0.24–0.47  4.8–10.4   12–24      12.3–13.3
+//	conventional   0.49–1.23  11–22      23–33      15.2–16.5
 //
-// One loop needs about 0.7 of a core, 80% of it write(2), one per frame; it
-// cannot borrow the other core, and its threads waited for a CPU 37–42% as
-// long as they ran (schedstat): running or waiting, the loop is never idle,
-// so its queue builds for seconds at a time (a per-second p99 of 70–160 ms
-// between seconds of 4–6 ms). perf stat agrees: 29–31 epoll_wait/s, the
-// loop finding events every time (in runs with other programs on the
-// machine). Not the GC: one cycle per 20 s window. Two loops need about
-// 0.37 of a core each; a request crosses to loop 0 and its results come
-// back in batches, at the same CPU per delivery as one loop. In a clean
-// run they made 65,500 write/s for 80,000 frames/s (wake-ups included),
-// 20,000 read/s, 17,500 epoll_wait/s and 2,000 futex/s; the conventional
-// server 80,000 write/s, 40,000 read/s, 5,900 epoll_wait/s, 3,800 futex/s.
+// Most of the CPU is write(2), one per connection per round: on loopback
+// each write also runs the receiver's TCP stack. Writing once per round
+// rather than once per callback (endCallback) merges the frames a
+// connection gets from several events of one round; a loop with longer
+// rounds merges more. It took one loop from a saturated 13.2–13.8 µs per
+// delivery (p50 73–243 ms) to the figures above, and two loops from
+// 13.5–14.4 to 12.3–13.1 µs. Two loops now cost 1.38× one loop's CPU per
+// delivery: a request from loop 1 crosses to the camp's loop and its
+// results cross back, each hop a push onto an inbox and, when the
+// receiving loop sleeps, an eventfd write to wake it. Saturated (1,000
+// connections, 8 messages in flight per sender) one loop delivered
+// 861,000–977,000 messages/s at 0.88–1.00 µs each, two loops
+// 860,000–928,000 at 1.02–1.11 µs. Here, with the harness on the same
+// cores, a second loop costs more than it brings; -loops 0 (one per CPU)
+// is for a machine whose cores the server has to itself, which this one
+// cannot show.
 //
-// A loop hands on what one callback produced for another loop at the
-// callback's end, unless that loop has 16 batches or more waiting: then
-// the batch stays open until it is full or the receiver has emptied its
-// inbox (the receiver's drain schedules a flush task on each loop that
-// holds a batch for it). Every loop also drains its own inbox at the end of
-// each callback, not only when the wake-up task runs. Saturated, holding
-// took two loops from 431,000–459,000 to 499,000–512,000 deliveries/s
-// (2.3 to 1.9 µs each) on a slower host than the figures above; holding
-// until the receiver catches up, with the drains, from 460,000–581,000 to
-// 560,000–738,000 in a later session (README).
+// A loop hands on what one round produced for another loop at the
+// round's end, unless that loop has 16 batches or more waiting: then the
+// batch stays open until it is full or the receiver has emptied its inbox
+// (the receiver's drain schedules a flush task on each loop that holds a
+// batch for it). Every loop also drains its own inbox at the end of each
+// round, not only when the wake-up task runs. Saturated, holding took two
+// loops from 431,000–459,000 to 499,000–512,000 deliveries/s (2.3 to 1.9
+// µs each) on a slower host; holding until the receiver catches up, with
+// the drains, from 460,000–581,000 to 560,000–738,000 in a later session
+// (README).
 //
 // Empty batches are kept for reuse in a list bounded in bytes (4 MiB: with
 // 1 MiB, saturated, it overflowed and emptied in turn, making 20 MB/s of
-// garbage and about 20 GCs a second; see freeBudget). A
-// sync.Pool, which every GC empties, made the garbage that brought on the
-// next GC: 10 per window where one loop has 1; 5 with free lists kept
-// per loop (the figures above), fewer as the heap settles. A list of 16
-// batches made new ones all the time: 220 bytes per message in
-// BenchmarkMessage with 2 loops, 28 with the byte bound. serve's GC target of 25 costs no tail here:
-// with GOGC=100, one GC per window, two loops had the same p99 (5.2–7.1 ms,
-// 2 clean runs).
-//
-// Saturated (1,000 connections, 8 messages in flight per sender), two
-// loops delivered 640,000–688,000 messages/s at 1.39–1.50 µs of CPU each,
-// one loop 551,000–623,000 at 1.39–1.61 µs: there writes merge, several
-// frames per connection per flush.
+// garbage and about 20 GCs a second; see freeBudget). A sync.Pool, which
+// every GC empties, made the garbage that brought on the next GC. serve's
+// GC target of 25 costs no tail here: with GOGC=100, one GC per window,
+// two loops had the same p99 (5.2–7.1 ms, 2 clean runs).
 package server

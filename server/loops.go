@@ -17,12 +17,13 @@ import (
 // loopsCarrier is the carrier of -loops N: the camp lives on loop 0 and
 // stays single-threaded; the other loops only read and write their own
 // connections. A loop gathers the commands it reads for loop 0 during a
-// callback into one batch and hands it on at the callback's end; loop 0
-// applies them and gathers the results for each other loop the same way.
-// While the receiving loop is behind (defaultHoldAt batches waiting), a
-// batch for it stays open across callbacks instead, and goes when the
-// receiver has caught up. Every loop drains its inbox at the end of each
-// callback, besides the task that wakes it for that.
+// round (every callback of one epoll_wait, see endCallback) into one batch
+// and hands it on at the round's end; loop 0 applies them and gathers the
+// results for each other loop the same way. While the receiving loop is
+// behind (defaultHoldAt batches waiting), a batch for it stays open across
+// rounds instead, and goes when the receiver has caught up. Every loop
+// drains its inbox at the end of each round, besides the task that wakes
+// it for that.
 //
 // Hand-offs do not rely on gnet's task queues for order (they can reorder
 // tasks once the urgent queue overflows): every loop has an inbox, a
@@ -37,13 +38,13 @@ import (
 type loopsCarrier struct {
 	s *campService
 	// holdAt is the receiver's backlog, in batches, from which a batch for
-	// it is kept open across callbacks (see defaultHoldAt); 0 holds all.
+	// it is kept open across rounds (see defaultHoldAt); 0 holds all.
 	holdAt int32
 	// free keeps batches for reuse, up to freeBytes of them. It is
 	// bounded, unlike a sync.Pool, which keeps every batch a burst of
 	// check-ins made until the garbage collector runs, and it rarely runs
 	// here: nothing on the hot path allocates. It is bounded in bytes,
-	// not batches: a loop hands on a batch per callback that has
+	// not batches: a loop hands on a batch per round that has
 	// something for another loop, so hundreds may be on their way while
 	// a receiver is busy, and a list of 16 made new ones all the time
 	// (220 bytes per message in BenchmarkMessage with 2 loops).
@@ -124,8 +125,8 @@ func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
 }
 
 // defaultHoldAt is how many batches a loop may have waiting in its inbox
-// before the others stop handing on a batch per callback: while it is that
-// far behind, a batch for it stays open across callbacks, gathering more,
+// before the others stop handing on a batch per round: while it is that
+// far behind, a batch for it stays open across rounds, gathering more,
 // and goes when full or when the receiver has emptied its inbox: the drain
 // that empties it schedules the holders' flushTask (one eventfd write per
 // holder, paid only while a receiver is behind). The receiver, behind
@@ -218,9 +219,8 @@ func (ln *lane) receive() {
 }
 
 // drain handles what the inbox holds, oldest batch first, on its own loop.
-// Besides the task, every callback's end drains what has arrived by then
-// (see endRound): a loop busy with its own connections would otherwise
-// leave the other loops' work waiting for its next round, and what it
+// Besides the task, every round's end (and every other task's) drains
+// what has arrived by then (see endRound), wake-up or not: what a loop
 // leaves waiting is memory, a burst of check-ins' replies and events.
 func (ln *lane) drain() {
 	ln.draining = true
