@@ -230,3 +230,30 @@ func TestEchoNeverWritesFrames(t *testing.T) {
 		t.Fatal("echo shutdown waited for the grace period")
 	}
 }
+
+// TestRefusalIsGraceful: a connection refused at the cap whose client sent
+// a request before the server accepted it still gets its 503 and a FIN,
+// not a reset over the unread request. With the loop stopped, the request
+// is in the socket before OnOpen runs.
+func TestRefusalIsGraceful(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(cfg *server.Config) {
+		cfg.Loops = 1
+		cfg.MaxConns = 1
+	})
+	a := dial(t, s.Addr())
+	a.ping() // a holds the only slot, and loop 0 is registered
+	release, err := server.BlockCampLoop(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	d := dial(t, s.Addr()) // the kernel completes the handshake
+	d.send("ping\r\n")     // on loopback, in the server's socket on return
+	release()
+	if f := d.next(); f.status() != protocol.StatusServiceUnavailable {
+		t.Fatalf("over the cap: got %s, want 503", f)
+	}
+	d.expectEOF()
+	a.ping()
+}

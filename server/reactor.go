@@ -10,6 +10,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"campfire/server/metrics"
 )
@@ -293,14 +294,14 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if r.draining.Load() {
 		r.m.Closed(int(closeShutdown))
 		r.quiet.Info("connection refused: shutting down", zap.Stringer("remote", gc.RemoteAddr()))
-		return r.refuse(true)
+		return r.refuse(gc, true)
 	}
 	if n := r.conns.Add(1); n > r.lim.maxConns {
 		r.conns.Add(-1)
 		r.m.Closed(int(closeOverCap))
 		r.quiet.Warn("connection refused: server full",
 			zap.Stringer("remote", gc.RemoteAddr()), zap.Int64("conns", n-1), zap.Int64("max_conns", r.lim.maxConns))
-		return r.refuse(false)
+		return r.refuse(gc, false)
 	}
 	now := time.Now().UnixNano()
 	tcp, _ := gc.RemoteAddr().(*net.TCPAddr)
@@ -318,7 +319,7 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	} else if !r.admitIP(c) {
 		r.conns.Add(-1)
 		r.m.Closed(int(closeOverCap))
-		return r.refuse(false)
+		return r.refuse(gc, false)
 	}
 	r.svc.open(c)
 	gc.SetContext(c)
@@ -334,11 +335,35 @@ func (r *reactor[X]) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // refuse answers a connection refused in OnOpen with the service's
-// refusal, and closes it.
-func (r *reactor[X]) refuse(busy bool) ([]byte, gnet.Action) {
+// refusal, and closes it. A refused connection does not linger (it would
+// hold a descriptor past the cap), but what its client sent before the
+// refusal is read and dropped first: a socket closed over unread input
+// sends a reset instead of a FIN, and a reset can destroy the refusal in
+// flight. A client that sent a request at once, before the server had
+// accepted its connection, has it waiting here (a telnet user typing, a
+// bench retrying). Input that arrives between this read and gnet's close,
+// a few microseconds later, still gets a reset.
+func (r *reactor[X]) refuse(gc gnet.Conn, busy bool) ([]byte, gnet.Action) {
+	r.m.Received(discardInput(gc.Fd()))
 	b := r.svc.refusal(busy)
 	r.m.Sent(len(b))
 	return b, gnet.Close
+}
+
+// discardInput reads and drops what is waiting on a non-blocking socket,
+// at most 64 KiB (more than a client that has not been answered yet has
+// reason to send), and says how many bytes it dropped.
+func discardInput(fd int) int {
+	var buf [4096]byte
+	total := 0
+	for range 16 {
+		n, err := unix.Read(fd, buf[:])
+		if n <= 0 || err != nil {
+			break
+		}
+		total += n
+	}
+	return total
 }
 
 // admitIP counts c against its IP's cap; false means it is over the cap.
