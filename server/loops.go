@@ -65,9 +65,9 @@ type lane struct {
 	task   gnet.Runnable
 	// holders has a bit for every loop that keeps a batch open for this
 	// one while it is behind (see offer); the drain that empties the
-	// inbox schedules their flushTask, which hands the batches on.
-	holders   atomic.Uint64
-	flushTask gnet.Runnable
+	// inbox schedules their endTask, whose round's end hands the batches
+	// on.
+	holders atomic.Uint64
 	// draining is set while drain runs: a write that fails inside it
 	// closes a connection, and OnClose's endEvent must not drain again in
 	// the middle (newer batches would overtake the rest of this one).
@@ -92,10 +92,6 @@ func (lc *loopsCarrier) addLoop(l *campLoop) {
 	ln.router.lane = ln
 	ln.task = gnet.RunnableFunc(func(context.Context) error {
 		ln.receive()
-		return nil
-	})
-	ln.flushTask = gnet.RunnableFunc(func(context.Context) error {
-		ln.l.endEvent() // its endRound hands on what was held
 		return nil
 	})
 	lc.lanes[l.idx].Store(ln)
@@ -128,7 +124,7 @@ func (lc *loopsCarrier) router(l0 *campLoop, now time.Time) router {
 // before the others stop handing on a batch per round: while it is that
 // far behind, a batch for it stays open across rounds, gathering more,
 // and goes when full or when the receiver has emptied its inbox: the drain
-// that empties it schedules the holders' flushTask (one eventfd write per
+// that empties it schedules the holders' endTask (one eventfd write per
 // holder, paid only while a receiver is behind). The receiver, behind
 // anyway, loses nothing by taking its work in fewer, fuller batches, and
 // what is on its way stays bounded: about holdAt batches and one open one
@@ -173,7 +169,7 @@ func (lc *loopsCarrier) handOn(ln *lane) {
 // the sender is listed among the receiver's holders before behind is
 // read again, and the receiver empties its inbox before it reads its
 // holders (drain), so either this second look sees the inbox emptied and
-// b goes now, or that drain schedules the sender's flushTask. A receiver
+// b goes now, or that drain schedules the sender's endTask. A receiver
 // with anything in its inbox has a drain coming (send wakes it).
 func (lc *loopsCarrier) offer(from, to *lane, b *batch) bool {
 	if lc.behind(to) {
@@ -266,7 +262,7 @@ func (ln *lane) drain() {
 		from := lc.lanes[bits.TrailingZeros64(h)].Load()
 		// An error means the engine is stopping and closes every
 		// connection: what was held no longer has anywhere to go.
-		_ = from.l.el.Execute(context.Background(), from.flushTask)
+		_ = from.l.el.Execute(context.Background(), from.l.endTask)
 	}
 }
 

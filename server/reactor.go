@@ -120,8 +120,10 @@ type loop[X any] struct {
 	spare       []*[]byte // flushed output buffers kept for reuse
 	peak        int       // the most unsent output any connection had after a flush (tests)
 	writes      int       // Writes handed to gnet (tests)
-	// endTask ends the loop's round (see endCallback); endPending says it
-	// is scheduled.
+	// endTask ends the loop's round. The round's first callback schedules
+	// it (endCallback), and endPending says so; a loop that this one held
+	// a batch for schedules it too once it has caught up (lane.drain). A
+	// run clears endPending: another one still queued finds nothing left.
 	endTask    gnet.Runnable
 	endPending bool
 }
