@@ -770,7 +770,11 @@ func streamLeader(t *testing.T, np *nodeProcess, cluster string) string {
 // kills the one that leads the camp's log with SIGKILL: the log has no
 // leader until NATS elects another (4 to 9 s in nats-server), so the node
 // timeout is 10 s here. Its campers are LEFT on the others within the node
-// timeout plus 2 s, seen from the outside, and their ids check in again.
+// timeout plus 5 s, seen from the outside, and their ids check in again.
+// The slack is for the election under the parallel load of make test:
+// there one survivor heard LEFT 13.5 s after the kill (alone, 9.9-10.2 s
+// in 4 runs); it still tells a node-down from the consumer's idle minute
+// or none at all.
 func TestClusterProcess(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "campfire")
@@ -816,8 +820,8 @@ func TestClusterProcess(t *testing.T) {
 		}
 		took := got[len(got)-1].at.Sub(killed)
 		t.Logf("%s on %s heard LEFT %s %v after the SIGKILL of %s", id(i+1), nodes[i].name, gone, took.Round(time.Millisecond), leader)
-		if took > nodeTimeout+2*time.Second {
-			t.Errorf("%s on %s heard LEFT %s %v after the kill, want at most %v", id(i+1), nodes[i].name, gone, took, nodeTimeout+2*time.Second)
+		if took > nodeTimeout+5*time.Second {
+			t.Errorf("%s on %s heard LEFT %s %v after the kill, want at most %v", id(i+1), nodes[i].name, gone, took, nodeTimeout+5*time.Second)
 		}
 	}
 	// The id is free again, on any node left.
