@@ -108,11 +108,11 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 // within waits, in the page, until the JavaScript condition holds, for at
 // most d.
 //
-// Right after a navigation chromedp may still hold the execution context
-// of the page before, and Chromium then answers the poll with "Cannot find
-// context with specified id" (seen once in make test, on the first poll
-// after Navigate): that one error is polled past, until d is up; any
-// other fails the test at once.
+// After a navigation chromedp may still hold the execution context of the
+// page before, and Chromium then answers the poll with "Cannot find
+// context with specified id" (seen once in make test, in
+// TestBrowserRefused, whose polls follow a Navigate): that one error is
+// polled past, until d is up; any other fails the test at once.
 func (b *browser) within(t *testing.T, d time.Duration, what, cond string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
