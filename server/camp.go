@@ -267,10 +267,11 @@ func (s *campService) refusal(busy bool) []byte {
 }
 
 func (s *campService) endRound(l *campLoop) {
+	s.carrier.endRound(l)
 	if s.cluster != nil && l.idx == 0 {
+		// After the carrier: what other loops sent is in the log too.
 		s.cluster.flush()
 	}
-	s.carrier.endRound(l)
 }
 
 // sequence is the step every carrier takes on the camp's loop: apply the

@@ -69,8 +69,9 @@ type lane struct {
 	// on.
 	holders atomic.Uint64
 	// draining is set while drain runs: a write that fails inside it
-	// closes a connection, and OnClose's endEvent must not drain again in
-	// the middle (newer batches would overtake the rest of this one).
+	// closes a connection, and OnClose's endCallback, which ends the round
+	// at once (endEvent) when the engine is stopping, must not drain again
+	// in the middle (newer batches would overtake the rest of this one).
 	draining bool
 	toCamp   *batch           // loops other than 0: commands gathered for loop 0
 	toLoop   [maxLoops]*batch // loop 0: results gathered for each loop
@@ -207,17 +208,17 @@ func (lc *loopsCarrier) send(to *lane, b *batch) {
 	}
 }
 
-// receive is the task that empties the inbox on its own loop.
+// receive is the task that empties the inbox on its own loop: the wake-up
+// is over, and the round's end (endRound) drains.
 func (ln *lane) receive() {
 	ln.wake.Store(false)
-	ln.drain()
 	ln.l.endEvent()
 }
 
-// drain handles what the inbox holds, oldest batch first, on its own loop.
-// Besides the task, every round's end (and every other task's) drains
-// what has arrived by then (see endRound), wake-up or not: what a loop
-// leaves waiting is memory, a burst of check-ins' replies and events.
+// drain handles what the inbox holds, oldest batch first, on its own loop,
+// at the end of every round and task (endRound), the wake-up's (receive)
+// or another: what a loop leaves waiting is memory, a burst of check-ins'
+// replies and events.
 func (ln *lane) drain() {
 	ln.draining = true
 	defer func() { ln.draining = false }()

@@ -176,20 +176,18 @@ func (l *loop[X]) flushIfMany() {
 	}
 }
 
-// endEvent flushes l's output and lets the service pass on what it
-// gathered for other loops: at the end of a round (endTask), a task or a
-// tick. Nested calls (OnClose inside a Write) leave the work to the outer
-// one.
+// endEvent ends a round of l (endTask), a task or a tick: the service
+// takes in what other loops sent and passes on what l gathered for them,
+// then l's output is flushed, so frames that came from other loops go in
+// the same write as the round's own. What a failed Write's OnClose
+// gathers during the flush goes with the endTask that OnClose schedules.
+// Nested calls (OnClose inside a Write) leave the work to the outer one.
 func (l *loop[X]) endEvent() {
 	if l.flushing {
 		return
 	}
-	l.flush()
 	l.r.svc.endRound(l)
-	if len(l.dirty) > 0 {
-		// A carrier delivered to this loop's own connections.
-		l.flush()
-	}
+	l.flush()
 }
 
 // flush writes every connection's queued output with one Write each, then

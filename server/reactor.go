@@ -42,8 +42,9 @@ type service[X any] interface {
 	// shutting down); nil closes it without a word.
 	refusal(busy bool) []byte
 	// endRound runs at the end of every round of l's event loop (and of
-	// every task and tick on it), after l's output has been flushed: a
-	// carrier hands on what it gathered for other loops.
+	// every task and tick on it), before l's output is flushed: a carrier
+	// takes in what other loops sent and hands on what it gathered for
+	// them.
 	endRound(l *loop[X])
 	// describe adds the service's fields to a connection's close log line
 	// (the camper's id, for the camp service).
@@ -114,7 +115,7 @@ type loop[X any] struct {
 	paused      []pausedConn[X] // stateOpen, input paused on the output limit
 	drained     []*conn[X]      // said goodbye to, the service not told yet
 	pausedSpare []pausedConn[X]
-	dirty       []*conn[X] // conns with queued output, flushed after each event
+	dirty       []*conn[X] // conns with queued output, flushed at the round's end
 	flushing    bool
 	writing     *conn[X]  // the conn being written in flush (a failed write closes it inside)
 	spare       []*[]byte // flushed output buffers kept for reuse
