@@ -122,17 +122,16 @@
 // is for a machine whose cores the server has to itself, which this one
 // cannot show.
 //
-// A loop hands on what one round produced for another loop at the
-// round's end, unless that loop has 16 batches or more waiting: then the
-// batch stays open until it is full or the receiver has emptied its inbox
-// (the receiver's drain schedules the round's end, endTask, of each loop
-// that holds a batch for it). Every loop also drains its own inbox at the
-// end of each round, before it writes, not only when the wake-up task
-// runs. Saturated, holding took two
-// loops from 431,000–459,000 to 499,000–512,000 deliveries/s (2.3 to 1.9
-// µs each) on a slower host; holding until the receiver catches up, with
-// the drains, from 460,000–581,000 to 560,000–738,000 in a later session
-// (README).
+// A loop hands on what one round produced for another loop at the round's
+// end, unless that loop has 16 batches or more waiting: then the batch
+// stays open until it is full or the receiver has emptied its inbox (the
+// receiver's drain schedules the round's end, endTask, of each loop that
+// holds a batch for it). Every loop also drains its own inbox at the end of
+// each round, before it writes, not only when the wake-up task runs.
+// Saturated, holding took two loops from 431,000–459,000 to 499,000–512,000
+// deliveries/s (2.3 to 1.9 µs each) on a slower host; holding until the
+// receiver catches up, with the drains, from 460,000–581,000 to
+// 560,000–738,000 in a later session (README).
 //
 // Empty batches are kept for reuse in a list bounded in bytes (4 MiB: with
 // 1 MiB, saturated, it overflowed and emptied in turn, making 20 MB/s of
